@@ -1,0 +1,31 @@
+"""lowprec: emulated low-precision arithmetic for NumPy, PyTorch and JAX.
+
+>>> import lowprec as lp
+>>> lp.chop(0.1, "bf16")
+0.10009765625
+"""
+
+from .chop import chop
+from .dispatch import register_backend
+from .errors import (
+    FormatError,
+    FormatMismatchError,
+    FormatRangeError,
+    LowprecError,
+    LowprecWarning,
+    RoundingModeError,
+    UnsupportedOperationError,
+    UnsupportedTypeError,
+)
+from .formats import FixedFormat, FloatFormat, IntFormat, finfo, format, p3109
+from .random import seed
+from .rounding import RoundingMode, rounding_mode
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FixedFormat", "FloatFormat", "FormatError", "FormatMismatchError", "FormatRangeError",
+    "IntFormat", "LowprecError", "LowprecWarning", "RoundingMode", "RoundingModeError",
+    "UnsupportedOperationError", "UnsupportedTypeError", "chop", "finfo", "format", "p3109",
+    "register_backend", "rounding_mode", "seed", "__version__",
+]

@@ -1,0 +1,270 @@
+"""``lp.chop``: round anything array-like into a low-precision format.
+
+The front end validates the options once into a :class:`RoundSpec` and hands it to
+the backend registered for the input's type (:mod:`lowprec.dispatch`). This module
+also holds the NumPy backend, which drives the numba kernels.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, NamedTuple, Optional, Union
+
+import numpy as np
+
+from .dispatch import find_backend
+from .errors import FormatError, UnsupportedTypeError
+from .formats import FloatFormat, format as as_format
+from .random import next_key
+from .rounding import _kernels
+from .rounding.modes import RoundingMode, rounding_mode
+from .rounding.params import STORAGES, check_storage, rounding_params
+
+_FLIP_STREAM = np.uint64(0xD1B54A32D192ED03)
+_INT_VIEW = {np.dtype(np.float64): np.int64, np.dtype(np.float32): np.int32}
+
+
+class RoundSpec(NamedTuple):
+    """Validated options of one rounding call, shared by every backend."""
+
+    fmt: FloatFormat
+    mode: RoundingMode
+    subnormal: Optional[bool]
+    explim: bool
+    seed: Optional[int]
+    rng: Any
+    flip: bool
+    p: float
+
+    def needs_key(self) -> bool:
+        return self.mode.is_stochastic or self.flip
+
+    def key(self) -> np.uint64:
+        """The random key of this call (0 when no randomness is needed)."""
+        return next_key(self.seed, self.rng) if self.needs_key() else np.uint64(0)
+
+
+def make_spec(fmt, rmode=1, *, subnormal=None, explim=True, seed=None, rng=None, flip=False,
+              p=0.5) -> RoundSpec:
+    """Validate the options of :func:`chop` (shared with the other backends)."""
+    f = as_format(fmt)
+    if not isinstance(f, FloatFormat):
+        raise FormatError(
+            f"lp.chop rounds into floating-point formats; {f} is a {type(f).__name__}: "
+            "use the fixed-point or integer quantizers for it."
+        )
+    if subnormal is not None and not isinstance(subnormal, (bool, np.bool_, int)):
+        raise TypeError(f"subnormal must be True, False or None, got {subnormal!r}.")
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p is a probability in [0, 1], got {p}.")
+    return RoundSpec(f, rounding_mode(rmode), None if subnormal is None else bool(subnormal),
+                     bool(explim), seed, rng, bool(flip), p)
+
+
+def chop(x: Any, fmt: Union[str, FloatFormat] = "half", rmode: Union[int, str] = 1, *,
+         subnormal: Optional[bool] = None, explim: bool = True, seed: Optional[int] = None,
+         rng: Optional[np.random.Generator] = None, flip: bool = False, p: float = 0.5,
+         out: Optional[np.ndarray] = None) -> Any:
+    """Round ``x`` into a floating-point format.
+
+    Parameters
+    ----------
+    x : array_like, number, or a registered array type
+        NumPy arrays and scalars, Python numbers and (nested) sequences; other array
+        libraries through their registered backends. Integer inputs are converted to
+        float64; complex inputs have their real and imaginary parts rounded separately.
+    fmt : str or FloatFormat, default "half"
+        Any spelling accepted by :func:`lowprec.format`.
+    rmode : int or str, default 1
+        Rounding mode, 1-9 or a name (see :class:`lowprec.RoundingMode`).
+    subnormal : bool, optional
+        Override the format's subnormal flag. Without subnormals, values below ``xmin``
+        round onto ``{0, xmin}`` with the rounding mode.
+    explim : bool, default True
+        ``False`` keeps the precision but drops the format's exponent range (the
+        storage dtype's range applies).
+    seed : int, optional
+        Fixes the random stream of this call (stochastic modes, ``flip``).
+    rng : numpy.random.Generator, optional
+        Draws this call's random key from the generator.
+    flip : bool, default False
+        Soft errors: after rounding, each element with probability ``p`` gets one of
+        its trailing significand bits flipped (as MATLAB chop does).
+    p : float, default 0.5
+        Probability of a bit flip per element.
+    out : ndarray, optional
+        Where to write the result: same shape and dtype as the result. ``out=x``
+        rounds in place; otherwise ``x`` is never modified.
+
+    Returns
+    -------
+    Same kind as ``x``
+        Same type, dtype and shape (a list for a list, a float for a float, ...).
+
+    Raises
+    ------
+    FormatError
+        Unknown format, or a format the storage dtype cannot hold exactly.
+    RoundingModeError
+        Unknown rounding mode.
+    UnsupportedTypeError
+        Object, string or boolean input.
+
+    Notes
+    -----
+    **Rounding.** Each element is rounded once, correctly, from its exact stored value:
+    the result is the reference rounding of ``lowprec.rounding.reference``. Stochastic
+    modes use the exact residual; see :mod:`lowprec.random` for reproducibility.
+
+    Examples
+    --------
+    >>> import lowprec as lp
+    >>> lp.chop(1/3, "half")
+    0.333251953125
+    >>> lp.chop(1 + 2**-20, "bf16", "up")
+    1.0078125
+    """
+    spec = make_spec(fmt, rmode, subnormal=subnormal, explim=explim, seed=seed, rng=rng,
+                     flip=flip, p=p)
+    return find_backend(x, chop_numpy)(x, spec, out)
+
+
+# --------------------------------------------------------------------------- NumPy backend
+
+def chop_numpy(x: Any, spec: RoundSpec, out: Optional[np.ndarray] = None) -> Any:
+    """The NumPy backend of :func:`chop`: arrays, NumPy scalars, Python numbers, sequences."""
+    if isinstance(x, np.ndarray):
+        return _round_ndarray(x, spec, out)
+    if out is not None:
+        raise TypeError("out= is only supported for NumPy array inputs.")
+    if isinstance(x, np.generic):
+        return _round_ndarray(np.asarray(x), spec, None)[()]
+    if isinstance(x, bool):
+        raise UnsupportedTypeError("cannot round a bool; convert it to float first.")
+    if isinstance(x, numbers.Number):
+        result = _round_ndarray(np.asarray(x), spec, None)[()]
+        return complex(result) if isinstance(x, complex) else float(result)
+    if isinstance(x, (str, bytes)):
+        raise UnsupportedTypeError(f"cannot round a {type(x).__name__}; pass numbers.")
+    result = _round_ndarray(_as_array(x), spec, None)
+    if isinstance(x, list):
+        return result.tolist()
+    if isinstance(x, tuple):
+        return _to_tuple(result.tolist())
+    return result
+
+
+def _to_tuple(value):
+    return tuple(_to_tuple(v) for v in value) if isinstance(value, list) else value
+
+
+def _as_array(x) -> np.ndarray:
+    try:
+        return np.asarray(x)
+    except ValueError as err:  # ragged nested sequences
+        raise UnsupportedTypeError(f"cannot round {type(x).__name__}: {err}") from err
+
+
+def _result_dtype(dtype: np.dtype) -> np.dtype:
+    """Float and complex dtypes are kept; integers become float64 (documented)."""
+    if dtype.kind in "iu":
+        return np.dtype(np.float64)
+    if dtype.kind in "fc" and dtype.itemsize <= (16 if dtype.kind == "c" else 8):
+        return dtype
+    if dtype.kind in "fc":
+        raise UnsupportedTypeError(
+            f"{dtype} has no rounding kernel; convert to float64 first (x.astype(np.float64))."
+        )
+    what = {"b": "boolean", "O": "object", "U": "string", "S": "bytes"}.get(dtype.kind, str(dtype))
+    raise UnsupportedTypeError(
+        f"cannot round a {what} array; lp.chop takes integer, float or complex data."
+    )
+
+
+def _round_ndarray(x: np.ndarray, spec: RoundSpec, out: Optional[np.ndarray]) -> np.ndarray:
+    dtype = _result_dtype(x.dtype)
+    real = np.empty(0, dtype).real.dtype
+    params = rounding_params(spec.fmt, spec.explim, real, spec.subnormal)
+    if out is None:
+        dst = np.empty(x.shape, dtype)
+    else:
+        _check_out(out, x.shape, dtype)
+        dst = out
+    if real == np.float16:  # no float16 kernel: round in float32, exact back-conversion
+        work = x.astype(np.complex64 if dtype.kind == "c" else np.float32)
+        _round_contiguous(work, work, spec, params, np.dtype(np.float32))
+        np.copyto(dst, work)
+        return dst
+    src = x
+    if not (_c_contiguous(src) and _c_contiguous(dst) and src.dtype == dtype):
+        target = dst if _c_contiguous(dst) else np.empty(x.shape, dtype)
+        np.copyto(target, x, casting="unsafe")
+        _round_contiguous(target, target, spec, params, real)
+        if target is not dst:
+            np.copyto(dst, target)
+        return dst
+    _round_contiguous(src, dst, spec, params, real)
+    return dst
+
+
+def _c_contiguous(a: np.ndarray) -> bool:
+    return a.flags.c_contiguous
+
+
+def _check_out(out, shape, dtype) -> None:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a NumPy array, got {type(out).__name__}.")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}, the result has shape {shape}.")
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, the result has dtype {dtype}; they must match.")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only.")
+
+
+def _round_contiguous(src: np.ndarray, dst: np.ndarray, spec: RoundSpec, params, real: np.dtype) -> None:
+    """Round C-contiguous ``src`` into ``dst`` (possibly the same array)."""
+    s = src.reshape(-1).view(real)
+    d = dst.reshape(-1).view(real)
+    storage = STORAGES[real]
+    bias = storage.emax
+    key = spec.key()
+    _kernels.round_array(
+        s, s.view(_INT_VIEW[real]), d, storage.sig_bits, bias, params.t, params.emin,
+        params.subnormal, params.xmax, params.overflow_value, params.inf_value, params.negzero,
+        params.signed, int(spec.mode), key, 0,
+    )
+    if spec.flip:
+        _kernels.flip_bits(
+            d, d.view(_INT_VIEW[real]), storage.sig_bits, bias, params.t, params.emin, params.xmax,
+            spec.fmt.has_nan, spec.p, key ^ _FLIP_STREAM, 0,
+        )
+
+
+def round_with_bits(x: np.ndarray, fmt, rmode, rbits: np.ndarray, *, subnormal=None,
+                    explim: bool = True) -> np.ndarray:
+    """Round float64 or float32 ``x`` with explicit 62-bit random integers per element.
+
+    For tests and cross-backend checks: the stochastic decision of element ``i`` is made
+    from ``rbits[i]`` exactly as in :func:`lowprec.rounding.reference.round_value`.
+    """
+    spec = make_spec(fmt, rmode, subnormal=subnormal, explim=explim)
+    x = np.ascontiguousarray(x)
+    real = x.dtype
+    params = rounding_params(spec.fmt, explim, real, spec.subnormal)
+    storage = STORAGES[real]
+    s = x.reshape(-1)
+    d = np.empty_like(s)
+    bits = np.ascontiguousarray(np.broadcast_to(np.asarray(rbits, dtype=np.int64), x.shape)).reshape(-1)
+    if bits.size and (bits.min() < 0 or bits.max() >= 2**62):
+        raise ValueError("rbits must lie in [0, 2**62).")
+    _kernels.round_array_with_bits(
+        s, s.view(_INT_VIEW[real]), d, storage.sig_bits, storage.emax, params.t, params.emin,
+        params.subnormal, params.xmax, params.overflow_value, params.inf_value, params.negzero,
+        params.signed, int(spec.mode), bits,
+    )
+    return d.reshape(x.shape)
+
+
+__all__ = ["RoundSpec", "chop", "chop_numpy", "make_spec", "round_with_bits", "check_storage"]

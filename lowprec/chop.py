@@ -8,6 +8,7 @@ also holds the NumPy backend, which drives the numba kernels.
 from __future__ import annotations
 
 import numbers
+from functools import lru_cache
 from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
@@ -230,16 +231,37 @@ def _round_contiguous(src: np.ndarray, dst: np.ndarray, spec: RoundSpec, params,
     storage = STORAGES[real]
     bias = storage.emax
     key = spec.key()
-    _kernels.round_array(
-        s, s.view(_INT_VIEW[real]), d, storage.sig_bits, bias, params.t, params.emin,
-        params.subnormal, params.xmax, params.overflow_value, params.inf_value, params.negzero,
-        params.signed, int(spec.mode), key, 0,
-    )
+    common = (storage.sig_bits, bias, params.t, params.emin, params.subnormal, params.xmax,
+              params.overflow_value, params.inf_value, params.negzero, params.signed, int(spec.mode), key, 0)
+    ints = _INT_VIEW[real]
+    if params.t <= storage.sig_bits:
+        lo, hi, top = fast_range(params, real)
+        sign_bit = np.int64(-(2**63)) if real == np.float64 else np.int64(2**31)
+        if not params.signed:  # then negative inputs fail the fast range test
+            sign_bit = np.int64(0)
+        _kernels.round_array_fast(s, s.view(ints), d, d.view(ints), *common, lo, hi, top, sign_bit)
+    else:  # the format's precision is the storage's: only range and specials change
+        _kernels.round_array(s, s.view(ints), d, *common)
     if spec.flip:
         _kernels.flip_bits(
             d, d.view(_INT_VIEW[real]), storage.sig_bits, bias, params.t, params.emin, params.xmax,
             spec.fmt.has_nan, spec.p, key ^ _FLIP_STREAM, 0,
         )
+
+
+@lru_cache(maxsize=1024)
+def fast_range(params, real: np.dtype):
+    """Storage bit patterns bounding the kernels' fast path: ``[2**emin, 2**(emax+1))``
+    in magnitude, and the pattern of ``xmax``."""
+    info = np.finfo(real)
+    ints = _INT_VIEW[real]
+    emax = int(np.floor(np.log2(params.xmax))) if np.isfinite(params.xmax) else info.maxexp - 1
+
+    def bits(v: float) -> int:
+        return int(np.array(v, real).view(ints))
+
+    hi = bits(np.inf) if emax + 1 >= info.maxexp else bits(np.ldexp(1.0, emax + 1))
+    return bits(np.ldexp(1.0, params.emin)), hi, bits(params.xmax)
 
 
 def round_with_bits(x: np.ndarray, fmt, rmode, rbits: np.ndarray, *, subnormal=None,

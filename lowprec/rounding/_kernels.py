@@ -197,3 +197,111 @@ def flip_bits(v, vbits, ssig, sbias, t, emin, xmax, has_nan, p, key, offset):
         if y > xmax:
             y = np.nan if has_nan else xmax
         v[i] = -y if x < 0 else y
+
+
+# ----------------------------------------------------------------------------- fast path
+# For an input whose exponent lies in the format's normal range, the rounding is a few
+# integer operations on the storage bit pattern: the carry of an increment into the
+# exponent field is exactly the move to the next binade. Anything else (zeros,
+# subnormal results, overflow, NaN, inf) takes round_one.
+
+@nb.njit(inline="always", nogil=True)
+def _fast_mag(mag, neg, mode, s, r62, lsb_stored):
+    """Rounded magnitude bits of a normal-range input (``s`` bits are dropped).
+
+    ``lsb_stored`` is 0 when the format has no stored significand bit (t = 1): its
+    last significand bit is then the hidden 1, so round-to-odd truncates.
+    """
+    mask = (np.int64(1) << s) - 1
+    kept = mag & ~mask
+    rem = mag & mask
+    if mode == _NEAREST_EVEN:
+        return (mag + (mask >> 1) + ((mag >> s) & 1)) & ~mask
+    if mode == _NEAREST_AWAY:
+        return (mag + (np.int64(1) << (s - 1))) & ~mask
+    if mode == _NEAREST_ZERO:
+        return (mag + (mask >> 1)) & ~mask
+    if mode == _ZERO:
+        return kept
+    # Directed modes without a data-dependent branch on the sign.
+    negmask = -np.int64(neg)
+    if mode == _UP:
+        return (mag + (mask & ~negmask)) & ~mask
+    if mode == _DOWN:
+        return (mag + (mask & negmask)) & ~mask
+    if mode == _ODD:
+        return kept | (np.int64((rem != 0) & lsb_stored) << s)
+    if mode == _SR:
+        # up iff (r62 >> (62 - s)) < rem, as in the reference, written as a carry.
+        return (mag + (~(r62 >> (62 - s)) & mask)) & ~mask
+    # _SRU
+    return kept + (np.int64((rem != 0) & ((r62 >> 61) & 1)) << s)
+
+
+@nb.njit(inline="always", nogil=True)
+def _fast_bits(b, mode, s, lo, hi, top, sign_bit, key, i, lsb_stored):
+    """Pass one for one element: its rounded bits, or ``b`` itself when the element
+    needs the general path (second return value True). Branch free, so it vectorizes."""
+    mag = b & (sign_bit - 1)
+    r62 = np.int64(0)
+    if mode == _SR or mode == _SRU:
+        r62 = np.int64(random_bits(key, i) >> np.uint64(2))
+    m2 = _fast_mag(mag, b < 0, mode, s, r62, lsb_stored)
+    slow = (mag < lo) | (mag >= hi) | (m2 > top)
+    return (b if slow else (m2 | (b & sign_bit))), slow
+
+
+@nb.njit(inline="always", nogil=True)
+def _pass_one(xbits, obits, mode, s, lo, hi, top, sign_bit, key, offset, lsb):
+    nslow = 0
+    for i in nb.prange(xbits.shape[0]):
+        r, slow = _fast_bits(np.int64(xbits[i]), mode, s, lo, hi, top, sign_bit, key, i + offset, lsb)
+        obits[i] = r
+        nslow += np.int64(slow)
+    return nslow
+
+
+@nb.njit(parallel=True, **_JIT)
+def round_array_fast(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
+                     negzero, signed, mode, key, offset, lo, hi, top, sign_bit):
+    """:func:`round_array` in two passes, for ``t`` below the storage precision.
+
+    Pass one rounds every element whose magnitude (storage bits) lies in
+    ``[lo, hi)`` and whose result does not pass ``top`` (the bits of ``xmax``) with a
+    few integer operations, and copies the others unchanged. Pass two, only when
+    needed, sends those others through :func:`round_one`. Each mode has its own
+    loop so that the mode is a constant there and the loop vectorizes.
+    """
+    s = ssig - (t - 1)
+    lsb = np.int64(t > 1)
+    if mode == _NEAREST_EVEN:
+        nslow = _pass_one(xbits, obits, _NEAREST_EVEN, s, lo, hi, top, sign_bit, key, offset, lsb)
+    elif mode == _UP:
+        nslow = _pass_one(xbits, obits, _UP, s, lo, hi, top, sign_bit, key, offset, lsb)
+    elif mode == _DOWN:
+        nslow = _pass_one(xbits, obits, _DOWN, s, lo, hi, top, sign_bit, key, offset, lsb)
+    elif mode == _ZERO:
+        nslow = _pass_one(xbits, obits, _ZERO, s, lo, hi, top, sign_bit, key, offset, lsb)
+    elif mode == _SR:
+        nslow = _pass_one(xbits, obits, _SR, s, lo, hi, top, sign_bit, key, offset, lsb)
+    elif mode == _SRU:
+        nslow = _pass_one(xbits, obits, _SRU, s, lo, hi, top, sign_bit, key, offset, lsb)
+    elif mode == _NEAREST_ZERO:
+        nslow = _pass_one(xbits, obits, _NEAREST_ZERO, s, lo, hi, top, sign_bit, key, offset, lsb)
+    elif mode == _NEAREST_AWAY:
+        nslow = _pass_one(xbits, obits, _NEAREST_AWAY, s, lo, hi, top, sign_bit, key, offset, lsb)
+    else:
+        nslow = _pass_one(xbits, obits, _ODD, s, lo, hi, top, sign_bit, key, offset, lsb)
+    if nslow == 0:
+        return
+    stochastic = mode == _SR or mode == _SRU
+    for i in nb.prange(out.shape[0]):
+        b = np.int64(obits[i])
+        _, slow = _fast_bits(b, mode, s, lo, hi, top, sign_bit, key, i + offset, lsb)
+        if not slow:
+            continue  # rounded in pass one: on the grid, so pass one leaves it as is
+        r62 = np.int64(0)
+        if stochastic:
+            r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))
+        out[i] = round_one(np.float64(out[i]), b, ssig, sbias, t, emin, subnormal, xmax,
+                           over_val, inf_val, negzero, signed, mode, r62)

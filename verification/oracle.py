@@ -16,6 +16,15 @@ from the :class:`~lowprec.FloatFormat` object, never lowprec's rounding code.
 
 Mode numbers: 1 nearest_even, 2 up, 3 down, 4 toward_zero, 5 stochastic,
 6 stochastic_uniform, 7 nearest_zero, 8 nearest_away, 9 odd.
+
+Parity (ties to even, round to odd). Two neighbours ``lo < hi`` are consecutive
+multiples of their gap, so exactly one of them is an odd multiple: that one has last
+significand bit 1. Without subnormals, ``0`` and ``xmin`` are one step apart, so a tie
+between them goes to 0. Precision ``t = 1`` is the exception for ties to even: every
+significand is then 1 and the encodings differ only in the exponent field, so the tie
+goes to the neighbour with the even *encoding* (even biased exponent; 0 is even), as
+IEEE P3109 specifies and its reference implementation gfloat does. Round to odd keeps
+the significand rule (for ``t = 1``: truncate).
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ class Target(NamedTuple):
     """The effective range of one rounding: a format seen through the options."""
 
     t: int
+    bias: int  #: exponent bias of the encoding (parity of ties at t = 1)
     emin: int
     subnormal: bool
     xmax: Fraction
@@ -67,12 +77,12 @@ def target(fmt, subnormal=None, explim=True, storage="float64") -> Target:
     if not explim:
         emin, emax, p = STORAGE_RANGE[storage]
         big = Fraction(2**p - 1) * Fraction(2) ** (emax - p + 1)
-        return Target(fmt.t, emin, True, big, math.inf, math.inf, True, True)
+        return Target(fmt.t, fmt.bias, emin, True, big, math.inf, math.inf, True, True)
     sub = fmt.subnormal if subnormal is None else bool(subnormal)
     xmax = Fraction(fmt.xmax)
     overflow = {"inf": math.inf, "nan": math.nan, "saturate": float(xmax)}[fmt.overflow]
     infinity = math.inf if (fmt.infs and fmt.overflow != "saturate") else overflow
-    return Target(fmt.t, fmt.emin, sub, xmax, overflow, infinity, fmt.negzero, fmt.signed)
+    return Target(fmt.t, fmt.bias, fmt.emin, sub, xmax, overflow, infinity, fmt.negzero, fmt.signed)
 
 
 def exact(x: Real) -> Union[Fraction, float]:
@@ -119,14 +129,21 @@ def _outward(mode: int, negative: bool) -> bool:
     return mode not in (TOWARD_ZERO, ODD)
 
 
-def _choose(mode: int, a: Fraction, lo: Fraction, hi: Fraction, negative: bool, rbits: int) -> Fraction:
+def _encoding_odd(m: Fraction, bias: int) -> bool:
+    """For t = 1: whether the encoding of the magnitude ``m = 2**e`` (or 0) is odd."""
+    return m != 0 and (m.numerator.bit_length() - m.denominator.bit_length() + bias) % 2 == 1
+
+
+def _choose(mode: int, a: Fraction, lo: Fraction, hi: Fraction, negative: bool, rbits: int,
+            r: Target) -> Fraction:
     """Pick the magnitude ``lo`` or ``hi`` for ``|x| = a`` strictly between them."""
     gap = hi - lo
     lo_odd = (lo / gap) % 2 == 1  # lo and hi are consecutive multiples of the gap
     if mode in (NEAREST_EVEN, NEAREST_ZERO, NEAREST_AWAY):
         if a - lo != hi - a:
             return lo if a - lo < hi - a else hi
-        return {NEAREST_EVEN: hi if lo_odd else lo, NEAREST_ZERO: lo, NEAREST_AWAY: hi}[mode]
+        even_lo = not (_encoding_odd(lo, r.bias) if r.t == 1 else lo_odd)
+        return {NEAREST_EVEN: lo if even_lo else hi, NEAREST_ZERO: lo, NEAREST_AWAY: hi}[mode]
     if mode == UP:
         return lo if negative else hi
     if mode == DOWN:
@@ -189,7 +206,7 @@ def round_oracle(x: Real, fmt, mode: int, *, subnormal=None, explim: bool = True
     negative = v < 0
     a = -v if negative else v
     lo, hi = neighbours(a, r)
-    mag = lo if lo == hi else _choose(mode, a, lo, hi, negative, rbits)
+    mag = lo if lo == hi else _choose(mode, a, lo, hi, negative, rbits, r)
     if mag == 0:
         return -0.0 if (negative and r.negzero and r.signed) else 0.0
     if negative and not r.signed:
@@ -269,7 +286,11 @@ def round_by_table(x, fmt, mode: int, subnormal=None) -> np.ndarray:
     mid = lo + 0.5 * gap
     lo_odd = np.fmod(lo / gap, 2.0) != 0.0
     positive = xc > 0
-    tie_hi = {NEAREST_EVEN: lo_odd, NEAREST_ZERO: ~positive, NEAREST_AWAY: positive}
+    if r.t == 1:  # ties to the even encoding: parity of the biased exponent (0 is even)
+        even_hi = (lo != 0) & ((np.frexp(lo)[1] - 1 + r.bias) % 2 == 1)  # lo's encoding odd
+    else:
+        even_hi = lo_odd
+    tie_hi = {NEAREST_EVEN: even_hi, NEAREST_ZERO: ~positive, NEAREST_AWAY: positive}
     if mode in tie_hi:
         pick_hi = (xc > mid) | ((xc == mid) & tie_hi[mode])
     else:

@@ -297,9 +297,12 @@ def round_array_fast(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax
     stochastic = mode == _SR or mode == _SRU
     for i in nb.prange(out.shape[0]):
         b = np.int64(obits[i])
-        _, slow = _fast_bits(b, mode, s, lo, hi, top, sign_bit, key, i + offset, lsb)
-        if not slow:
-            continue  # rounded in pass one: on the grid, so pass one leaves it as is
+        mag = b & (sign_bit - 1)
+        if lo <= mag and mag <= top:
+            # Rounded in pass one: pass one sends an element with a magnitude in
+            # [lo, top] to the general path only if it rounds above top, which
+            # cannot happen since top is a format value.
+            continue
         r62 = np.int64(0)
         if stochastic:
             r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))

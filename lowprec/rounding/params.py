@@ -89,7 +89,8 @@ def rounding_params(
     if subnormal is None:
         subnormal = fmt.subnormal
     if not explim:
-        big = float(np.finfo(np.dtype(dtype)).max)
+        # The largest t-bit value of the storage range: everything above overflows.
+        big = float(np.ldexp(2.0 - 2.0 ** (1 - fmt.t), storage.emax))
         return RoundingParams(fmt.t, storage.emin, True, big, np.inf, np.inf, True, True)
     xmax = fmt.xmax
     by_policy = {"inf": np.inf, "nan": np.nan, "saturate": xmax}

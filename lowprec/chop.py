@@ -261,7 +261,9 @@ def fast_range(params, real: np.dtype):
         return int(np.array(v, real).view(ints))
 
     hi = bits(np.inf) if emax + 1 >= info.maxexp else bits(np.ldexp(1.0, emax + 1))
-    return bits(np.ldexp(1.0, params.emin)), hi, bits(params.xmax)
+    # The bit trick needs a normal storage input: its exponent fixes the shift.
+    lo = bits(np.ldexp(1.0, max(params.emin, info.minexp)))
+    return lo, hi, bits(params.xmax)
 
 
 def round_with_bits(x: np.ndarray, fmt, rmode, rbits: np.ndarray, *, subnormal=None,

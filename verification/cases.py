@@ -110,10 +110,13 @@ def boundaries(fmt, dtype=np.float64, subnormal: Optional[bool] = None) -> Cases
 
 
 def storage_boundaries(fmt, dtype=np.float64) -> Cases:
-    """Boundaries of precision ``fmt.t`` with the storage's exponent range (``explim=False``)."""
+    """Boundaries of precision ``fmt.t`` in the storage's range (``explim=False``): where
+    storage subnormals start to have fewer than ``t`` bits, the storage's own ends, and the
+    largest ``t``-bit storage value."""
     info = np.finfo(dtype)
     xmax = math.ldexp(1.0 - 2.0**-fmt.t, int(info.maxexp))  # largest precision-t storage value
-    return Cases("storage-bounds", boundary_points(fmt.t, int(info.minexp), xmax, dtype), BOUNDARY_COUNT)
+    emin = int(info.minexp) - int(info.nmant) - 1 + fmt.t
+    return Cases("storage-bounds", boundary_points(fmt.t, emin, xmax, dtype), BOUNDARY_COUNT)
 
 
 def random_bits(n: int, rng: np.random.Generator, dtype=np.float64) -> Cases:

@@ -71,13 +71,17 @@ class Target(NamedTuple):
 def target(fmt, subnormal=None, explim=True, storage="float64") -> Target:
     """Derive the :class:`Target` of rounding into ``fmt`` with the given options.
 
-    ``explim=False`` keeps the precision and takes the storage type's exponent range,
-    with subnormals, infinities and a signed zero.
+    ``explim=False`` keeps the precision only: the values are the numbers of ``t``
+    significant bits that the storage type holds (infinities and a signed zero too).
+    Below the storage's normal range that is every multiple of its smallest subnormal
+    up to ``t`` bits, i.e. a grid whose "subnormal" step is the storage's smallest
+    subnormal. The largest value is the largest ``t``-bit storage value.
     """
     if not explim:
         emin, emax, p = STORAGE_RANGE[storage]
-        big = Fraction(2**p - 1) * Fraction(2) ** (emax - p + 1)
-        return Target(fmt.t, fmt.bias, emin, True, big, math.inf, math.inf, True, True)
+        big = Fraction(2**fmt.t - 1) * Fraction(2) ** (emax - fmt.t + 1)
+        # the step 2**(emin_eff - t + 1) is the storage's smallest subnormal 2**(emin - p + 1)
+        return Target(fmt.t, fmt.bias, emin - p + fmt.t, True, big, math.inf, math.inf, True, True)
     sub = fmt.subnormal if subnormal is None else bool(subnormal)
     xmax = Fraction(fmt.xmax)
     overflow = {"inf": math.inf, "nan": math.nan, "saturate": float(xmax)}[fmt.overflow]

@@ -91,7 +91,10 @@ def rounding_params(
     if not explim:
         # The largest t-bit value of the storage range: everything above overflows.
         big = float(np.ldexp(2.0 - 2.0 ** (1 - fmt.t), storage.emax))
-        return RoundingParams(fmt.t, storage.emin, True, big, np.inf, np.inf, True, True)
+        # t significant bits at every exponent, down to where the storage itself
+        # underflows: the format's subnormal gap is the storage's smallest subnormal.
+        emin = storage.emin - storage.sig_bits + fmt.t - 1
+        return RoundingParams(fmt.t, emin, True, big, np.inf, np.inf, True, True)
     xmax = fmt.xmax
     by_policy = {"inf": np.inf, "nan": np.nan, "saturate": xmax}
     overflow_value = by_policy[fmt.overflow]

@@ -12,6 +12,8 @@ chunking; ``offset`` shifts the index for chunked callers.
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 
@@ -47,21 +49,28 @@ def _bit_length(m):
     return n
 
 
-@nb.njit(inline="always", **{k: v for k, v in _JIT.items() if k != "cache"})
-def _round_up(mode, kept, rem, s, neg, r62):
-    """The rounding decision of ``reference.round_up`` on integers.
+@nb.njit(inline="always", nogil=True)
+def _sr_threshold(f_hi, d):
+    """``floor((f_hi + d) * 2**62)`` exactly, as an int64 (see :func:`_round_up`)."""
+    a = math.ldexp(f_hi, 62)
+    whole = math.floor(a)
+    if a != whole:  # f_hi has bits below 2**-62; |d| is below their spacing
+        return np.int64(whole)
+    return np.int64(whole) + np.int64(math.floor(math.ldexp(d, 62)))
 
-    The exact fraction is ``rem / 2**s``; ``s > 62`` means the value lies below a
-    quarter of the gap (``rem < 2**53``), so ``rem < half`` there.
+
+@nb.njit(inline="always", nogil=True)
+def _round_up(mode, kept, f_hi, d, neg, r62):
+    """The rounding decision of ``reference.round_up``.
+
+    The exact fraction beyond ``kept`` gaps is ``f_hi + d``: ``f_hi`` in [0, 1) is a
+    multiple of the storage ulp in gap units and ``|d|`` is below half of it, so the
+    comparisons with 0 and 1/2 are decided by ``f_hi`` unless it sits exactly there.
     """
-    if rem == 0:
+    if f_hi == 0.0 and d == 0.0:
         return 0
     if mode == _SR:
-        if s <= 62:
-            return 1 if (r62 >> (62 - s)) < rem else 0
-        if s - 62 >= 63:
-            return 0
-        return 1 if r62 < (rem >> (s - 62)) else 0
+        return 1 if r62 < _sr_threshold(f_hi, d) else 0
     if mode == _SRU:
         return (r62 >> 61) & 1
     if mode == _UP:
@@ -72,17 +81,16 @@ def _round_up(mode, kept, rem, s, neg, r62):
         return 0
     if mode == _ODD:
         return 1 - (kept & 1)
-    if s > 62:
-        return 0
-    half = np.int64(1) << (s - 1)
+    g = f_hi - 0.5  # exact
+    c = g if g != 0.0 else d  # the sign of (fraction - 1/2)
     if mode == _NEAREST_EVEN:
-        return 1 if (rem > half or (rem == half and (kept & 1) == 1)) else 0
+        return 1 if (c > 0.0 or (c == 0.0 and (kept & 1) == 1)) else 0
     if mode == _NEAREST_AWAY:
-        return 1 if rem >= half else 0
-    return 1 if rem > half else 0  # _NEAREST_ZERO
+        return 1 if c >= 0.0 else 0
+    return 1 if c > 0.0 else 0  # _NEAREST_ZERO
 
 
-@nb.njit(inline="always", **{k: v for k, v in _JIT.items() if k != "cache"})
+@nb.njit(inline="always", nogil=True)
 def _outward(mode, neg):
     if mode == _UP:
         return not neg
@@ -91,32 +99,32 @@ def _outward(mode, neg):
     return mode != _ZERO and mode != _ODD
 
 
-@nb.njit(inline="always", **{k: v for k, v in _JIT.items() if k != "cache"})
-def round_one(x, bits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
-              negzero, signed, mode, r62):
-    """Round ``x`` (whose storage bit pattern is ``bits``) into the format.
+@nb.njit(inline="always", nogil=True)
+def round_pair(hi, lo, scale, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, r62):
+    """Round the exact value ``(hi + lo) * 2**scale`` into the format.
 
-    ``ssig``/``sbias`` describe the storage (52/1023 for float64, 23/127 for float32).
+    ``hi`` is a float64 and ``lo`` a residual with ``|lo| <= ulp(hi)/2`` (0 for a value
+    held exactly in ``hi``); ``lo`` must be exact for the stochastic probability to be
+    exact, while the deterministic modes need only its sign. A zero ``hi`` stands for
+    an exact zero with that sign.
     """
-    if x != x:
-        return x
-    neg = x < 0.0 or (x == 0.0 and bits < 0)
-    if x == 0.0:
+    if hi != hi:
+        return hi
+    neg = hi < 0.0 or (hi == 0.0 and math.copysign(1.0, hi) < 0.0)
+    if hi == 0.0:
         return -0.0 if (neg and negzero and signed) else 0.0
-    frac_mask = (np.int64(1) << ssig) - 1
-    efield = (bits >> ssig) & (2 * sbias + 1)
-    if efield == 2 * sbias + 1:  # infinity
+    ahi = abs(hi)
+    if ahi == np.inf:
         if neg and not signed:
             return 0.0 if over_val == xmax else np.nan
         return -inf_val if neg else inf_val
-    if efield == 0:  # storage subnormal
-        m = bits & frac_mask
-        e_raw = 1 - sbias - ssig
-        e = _bit_length(m) - 1 + e_raw
-    else:
-        m = (bits & frac_mask) | (np.int64(1) << ssig)
-        e = efield - sbias
-        e_raw = e - ssig
+    alo = -lo if neg else lo  # the residual in the direction of the magnitude
+    m_frac, e_frexp = math.frexp(ahi)  # ahi = m_frac * 2**e_frexp, m_frac in [0.5, 1)
+    m = np.int64(math.ldexp(m_frac, 53))
+    e_raw = e_frexp - 53 + scale  # exact value ~ m * 2**e_raw
+    e = e_frexp - 1 + scale
+    if m == (np.int64(1) << 52) and alo < 0.0:
+        e -= 1  # just below a power of two: the exact value lies in the binade below
     if e >= emin:
         q = e - (t - 1)
     elif subnormal:
@@ -124,25 +132,41 @@ def round_one(x, bits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
     else:
         q = emin
     s = q - e_raw
-    if s <= 0:
-        k = m
-        q = e_raw
+    if s < 0:
+        kept = m << (-s)
+        f_hi = 0.0
+    elif s > 53:
+        kept = np.int64(0)
+        f_hi = math.ldexp(np.float64(m), -s)
     else:
-        if s > 62:
-            kept = np.int64(0)
-            rem = m
-        else:
-            kept = m >> s
-            rem = m & ((np.int64(1) << s) - 1)
-        k = kept + _round_up(mode, kept, rem, s, neg, r62)
+        kept = m >> s
+        f_hi = math.ldexp(np.float64(m & ((np.int64(1) << s) - 1)), -s)
+    d = math.ldexp(alo, scale - q)
+    if f_hi == 0.0 and d < 0.0:
+        # Borrow: the value lies just below kept gaps, at fraction 1 + d of the gap
+        # below, written as f_hi = 1/2 and d = 1/2 + d (exact) for the comparisons.
+        kept -= 1
+        f_hi = 0.5
+        d = 0.5 + d
+    up = _round_up(mode, kept, f_hi, d, neg, r62)
+    k = kept + up
     if k == 0:
         return -0.0 if (neg and negzero and signed) else 0.0
-    if neg and not signed:
+    if neg and not signed:  # a nonzero negative result does not exist
         return 0.0 if over_val == xmax else np.nan
-    v = np.float64(k) * _POW2[q - _P2_LO]
+    if q > 1023 - 53:
+        v = math.ldexp(np.float64(k), q)
+    else:
+        v = np.float64(k) * _POW2[q - _P2_LO]
     if v > xmax:
         v = over_val if _outward(mode, neg) else xmax
     return -v if neg else v
+
+
+@nb.njit(inline="always", nogil=True)
+def round_one(x, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, r62):
+    """Round the float ``x`` into the format (:func:`round_pair` of an exact value)."""
+    return round_pair(x, 0.0, 0, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, r62)
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -155,8 +179,8 @@ def round_array(x, xbits, out, ssig, sbias, t, emin, subnormal, xmax, over_val, 
         r62 = np.int64(0)
         if stochastic:
             r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))
-        out[i] = round_one(np.float64(x[i]), np.int64(xbits[i]), ssig, sbias, t, emin, subnormal,
-                           xmax, over_val, inf_val, negzero, signed, mode, r62)
+        out[i] = round_one(np.float64(x[i]), t, emin, subnormal, xmax, over_val, inf_val,
+                           negzero, signed, mode, r62)
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -165,8 +189,8 @@ def round_array_with_bits(x, xbits, out, ssig, sbias, t, emin, subnormal, xmax, 
     """Like :func:`round_array`, with the 62-bit random integers given per element."""
     n = x.shape[0]
     for i in nb.prange(n):
-        out[i] = round_one(np.float64(x[i]), np.int64(xbits[i]), ssig, sbias, t, emin, subnormal,
-                           xmax, over_val, inf_val, negzero, signed, mode, rbits[i])
+        out[i] = round_one(np.float64(x[i]), t, emin, subnormal, xmax, over_val, inf_val,
+                           negzero, signed, mode, rbits[i])
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -251,60 +275,75 @@ def _fast_bits(b, mode, s, lo, hi, top, sign_bit, key, i, lsb_stored):
     return (b if slow else (m2 | (b & sign_bit))), slow
 
 
+_BLOCK = 2048  #: elements per block: the fix-up pass re-reads a block while it is in cache
+
+
 @nb.njit(inline="always", nogil=True)
-def _pass_one(xbits, obits, mode, s, lo, hi, top, sign_bit, key, offset, lsb):
-    nslow = 0
-    for i in nb.prange(xbits.shape[0]):
-        r, slow = _fast_bits(np.int64(xbits[i]), mode, s, lo, hi, top, sign_bit, key, i + offset, lsb)
-        obits[i] = r
-        nslow += np.int64(slow)
-    return nslow
+def _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero,
+                  signed, mode, key, offset, lo, hi, top, sign_bit, s, lsb):
+    """Round block by block: a branch-free pass, then a fix-up of the block's others."""
+    n = xbits.shape[0]
+    for blk in nb.prange((n + _BLOCK - 1) // _BLOCK):
+        start = blk * _BLOCK
+        stop = min(n, start + _BLOCK)
+        nslow = 0
+        for i in range(start, stop):
+            r, slow = _fast_bits(np.int64(xbits[i]), mode, s, lo, hi, top, sign_bit, key, i + offset, lsb)
+            obits[i] = r
+            nslow += np.int64(slow)
+        if nslow == 0:
+            continue
+        for i in range(start, stop):
+            mag = np.int64(obits[i]) & (sign_bit - 1)
+            if lo <= mag and mag <= top:
+                # Rounded in the first pass: it sends an element with a magnitude in
+                # [lo, top] to this path only if it rounds above top, which cannot
+                # happen since top is a format value.
+                continue
+            r62 = np.int64(0)
+            if mode == _SR or mode == _SRU:
+                r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))
+            out[i] = round_one(np.float64(out[i]), t, emin, subnormal, xmax, over_val, inf_val,
+                               negzero, signed, mode, r62)
 
 
 @nb.njit(parallel=True, **_JIT)
 def round_array_fast(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
                      negzero, signed, mode, key, offset, lo, hi, top, sign_bit):
-    """:func:`round_array` in two passes, for ``t`` below the storage precision.
+    """:func:`round_array` for ``t`` below the storage precision, fast.
 
-    Pass one rounds every element whose magnitude (storage bits) lies in
-    ``[lo, hi)`` and whose result does not pass ``top`` (the bits of ``xmax``) with a
-    few integer operations, and copies the others unchanged. Pass two, only when
-    needed, sends those others through :func:`round_one`. Each mode has its own
-    loop so that the mode is a constant there and the loop vectorizes.
+    Each block of elements is rounded by a branch-free pass over the storage bits for
+    every element whose magnitude lies in ``[lo, hi)`` (the format's normal range) and
+    whose result does not pass ``top`` (the bits of ``xmax``); the others are copied,
+    then sent through :func:`round_one` while the block is in cache. Each mode has its
+    own call so that the mode is a constant in the loops and they vectorize.
     """
     s = ssig - (t - 1)
     lsb = np.int64(t > 1)
     if mode == _NEAREST_EVEN:
-        nslow = _pass_one(xbits, obits, _NEAREST_EVEN, s, lo, hi, top, sign_bit, key, offset, lsb)
+        _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                      _NEAREST_EVEN, key, offset, lo, hi, top, sign_bit, s, lsb)
     elif mode == _UP:
-        nslow = _pass_one(xbits, obits, _UP, s, lo, hi, top, sign_bit, key, offset, lsb)
+        _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                      _UP, key, offset, lo, hi, top, sign_bit, s, lsb)
     elif mode == _DOWN:
-        nslow = _pass_one(xbits, obits, _DOWN, s, lo, hi, top, sign_bit, key, offset, lsb)
+        _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                      _DOWN, key, offset, lo, hi, top, sign_bit, s, lsb)
     elif mode == _ZERO:
-        nslow = _pass_one(xbits, obits, _ZERO, s, lo, hi, top, sign_bit, key, offset, lsb)
+        _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                      _ZERO, key, offset, lo, hi, top, sign_bit, s, lsb)
     elif mode == _SR:
-        nslow = _pass_one(xbits, obits, _SR, s, lo, hi, top, sign_bit, key, offset, lsb)
+        _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                      _SR, key, offset, lo, hi, top, sign_bit, s, lsb)
     elif mode == _SRU:
-        nslow = _pass_one(xbits, obits, _SRU, s, lo, hi, top, sign_bit, key, offset, lsb)
+        _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                      _SRU, key, offset, lo, hi, top, sign_bit, s, lsb)
     elif mode == _NEAREST_ZERO:
-        nslow = _pass_one(xbits, obits, _NEAREST_ZERO, s, lo, hi, top, sign_bit, key, offset, lsb)
+        _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                      _NEAREST_ZERO, key, offset, lo, hi, top, sign_bit, s, lsb)
     elif mode == _NEAREST_AWAY:
-        nslow = _pass_one(xbits, obits, _NEAREST_AWAY, s, lo, hi, top, sign_bit, key, offset, lsb)
+        _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                      _NEAREST_AWAY, key, offset, lo, hi, top, sign_bit, s, lsb)
     else:
-        nslow = _pass_one(xbits, obits, _ODD, s, lo, hi, top, sign_bit, key, offset, lsb)
-    if nslow == 0:
-        return
-    stochastic = mode == _SR or mode == _SRU
-    for i in nb.prange(out.shape[0]):
-        b = np.int64(obits[i])
-        mag = b & (sign_bit - 1)
-        if lo <= mag and mag <= top:
-            # Rounded in pass one: pass one sends an element with a magnitude in
-            # [lo, top] to the general path only if it rounds above top, which
-            # cannot happen since top is a format value.
-            continue
-        r62 = np.int64(0)
-        if stochastic:
-            r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))
-        out[i] = round_one(np.float64(out[i]), b, ssig, sbias, t, emin, subnormal, xmax,
-                           over_val, inf_val, negzero, signed, mode, r62)
+        _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                      _ODD, key, offset, lo, hi, top, sign_bit, s, lsb)

@@ -1,0 +1,277 @@
+"""Numba kernels of the MATLAB layer: MATLAB chop's algorithm, element by element.
+
+:func:`chop_one` is a transcription of chop.m and roundit.m (github.com/higham/chop,
+commit 906c31e6) for one element, in float64 arithmetic that is exact for float64
+and float32 inputs alike (every intermediate value of chop's single-precision
+computation is exactly representable in float64, and the final cast to float32 is
+the rounding MATLAB's single arithmetic would do). It is the specification of the
+layer. The arrays are rounded by
+
+* :func:`fixup`: the fast path. ``lowprec.chop`` has already rounded every element
+  to ``t`` bits without range limits, which is what chop gives for "regular"
+  elements (``lo <= |x| <= hi``: normal range, no overflow); this kernel reads the
+  result, accepts it where ``lo < |c| < hi`` (which implies a regular input), and
+  recomputes every other element with :func:`chop_one`;
+* :func:`classify` and :func:`general`: the general path, for explicit random
+  numbers in chop's order (``randfunc``, MATLAB-side draws) and bit flips.
+
+Status codes of :func:`chop_one`: 0 ok, 1 ``bitxor`` of a non-finite value (flip),
+2 ``bitxor`` of a value above ``flintmax`` (flip); MATLAB raises an error for both.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+_JIT = dict(nogil=True, cache=True, fastmath=False)
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_TWO_M53 = 1.0 / 9007199254740992.0
+
+#: Subset codes of :func:`classify`: bit 0 = subnormal subset (``k_sub``), bit 1 =
+#: the element draws a random number in stochastic rounding.
+SUB = 1
+NEEDS_RAND = 2
+
+
+@nb.njit(inline="always", nogil=True)
+def uniform(key, index):
+    """A uniform double in (0, 1) for element ``index`` (SplitMix64 of ``key``).
+
+    MATLAB's ``rand`` never returns 0 or 1; neither does this.
+    """
+    z = key + (np.uint64(index) + np.uint64(1)) * _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    z = z ^ (z >> np.uint64(31))
+    return (np.float64(z >> np.uint64(11)) + 0.5) * _TWO_M53
+
+
+@nb.njit(inline="always", nogil=True)
+def _exponent(v):
+    """chop's ``e``: ``[~,e] = log2(abs(x)); e = e - 1`` (-1 for 0, inf and NaN)."""
+    a = abs(v)
+    if a == 0.0 or a == np.inf or a != a:
+        return -1
+    return math.frexp(a)[1] - 1
+
+
+@nb.njit(inline="always", nogil=True)
+def _shift(v, t, emin, emins, explim):
+    """Which subset the element is in (``k_sub`` or ``k_norm``) and chop's scaling
+    exponent ``t-1-e`` (normal) or ``t1-1-e`` (subnormal)."""
+    e = _exponent(v)
+    in_sub = explim and e < emin and e >= emins
+    if in_sub:
+        return True, t - 1 - emin
+    return False, t - 1 - e
+
+
+@nb.njit(inline="always", nogil=True)
+def _matlab_round(r):
+    """MATLAB ``round``: to nearest, ties away from zero (exact for every double)."""
+    if r != r or r == np.inf or r == -np.inf:
+        return r
+    a = abs(r)
+    f = math.floor(a)
+    if a - f >= 0.5:
+        f += 1.0
+    return -f if r < 0.0 else f
+
+
+@nb.njit(inline="always", nogil=True)
+def _needs_rand(y):
+    """roundit's ``frac ~= 0`` for stochastic rounding (true for inf and NaN too)."""
+    a = abs(y)
+    frac = a - math.floor(a) if a != np.inf else np.nan
+    return not (frac == 0.0)
+
+
+@nb.njit(inline="always", nogil=True)
+def chop_one(v, t, emin, emins, xmax, xbound, min_rep, half_rep, explim, sub_zero, mode,
+             rnd, sub_has_rand, norm_has_rand, flipb, flint):
+    """MATLAB chop of the non-NaN value ``v``; returns ``(c, status)``.
+
+    ``rnd`` is the random number of the element (stochastic modes, used only if the
+    element draws one), ``sub_has_rand``/``norm_has_rand`` say whether roundit's
+    ``k`` is non-empty for the element's subset, ``flipb`` is the flipped bit
+    (``b`` of roundit, 0 for none), ``flint`` is ``flintmax`` of the input class.
+    """
+    in_sub, shift = _shift(v, t, emin, emins, explim)
+    y = math.ldexp(v, shift)  # pow2(x, t-1-e): exact
+
+    # ---- roundit
+    if mode == 1:
+        a = abs(y)
+        r = a - 1.0 if np.fmod(a, 2.0) == 0.5 else a
+        u = _matlab_round(r)
+        if u == -1.0:
+            u = 0.0
+        if y > 0.0:
+            y = u
+        elif y < 0.0:
+            y = -u
+        else:
+            y = 0.0  # sign(0) .* u
+    elif mode == 2:
+        y = np.ceil(y)
+    elif mode == 3:
+        y = np.floor(y)
+    elif mode == 4:
+        y = np.trunc(y)  # (x>=0|x==-inf).*floor(x) + (x<0|x==inf).*ceil(x), signed zeros too
+    else:
+        has_rand = sub_has_rand if in_sub else norm_has_rand
+        if has_rand:  # otherwise roundit returns its input unchanged
+            a = abs(y)
+            if _needs_rand(y):
+                if mode == 5:
+                    frac = a - math.floor(a) if a != np.inf else np.nan
+                    up = rnd <= frac
+                else:
+                    up = rnd <= 0.5
+                a = np.ceil(a) if up else np.floor(a)
+            y = -a if y < 0.0 else a  # mysign(x) .* y, mysign(0) = 1
+
+    if flipb > 0:
+        u = abs(y)
+        if u == np.inf:
+            return y, 1
+        if u > flint:
+            return y, 2
+        u = np.float64(np.int64(u) ^ (np.int64(1) << (flipb - 1)))
+        y = -u if y < 0.0 else u
+
+    c = math.ldexp(y, -shift)  # pow2(y, e-(t-1))
+
+    # ---- exponent range
+    if explim:
+        if mode == 1 or mode == 6:
+            if v >= xbound:
+                c = np.inf
+            if v <= -xbound:
+                c = -np.inf
+        elif mode == 2:
+            if v > xmax:
+                c = np.inf
+            if v < -xmax and v != -np.inf:
+                c = -xmax
+        elif mode == 3:
+            if v > xmax and v != np.inf:
+                c = xmax
+            if v < -xmax:
+                c = -np.inf
+        else:
+            if v > xmax and v != np.inf:
+                c = xmax
+            if v < -xmax and v != -np.inf:
+                c = -xmax
+        ac = abs(c)
+        if ac < min_rep:
+            if mode == 1:
+                rnd_up = ac >= half_rep if sub_zero else ac > half_rep
+                if rnd_up:
+                    c = min_rep if c > 0.0 else (-min_rep if c < 0.0 else 0.0)
+                else:
+                    c = 0.0
+            elif mode == 2:
+                c = min_rep if c > 0.0 else 0.0
+            elif mode == 3:
+                c = -min_rep if c < 0.0 else 0.0
+            else:
+                c = 0.0
+    return c, 0
+
+
+@nb.njit(inline="always", nogil=True)
+def _nan_bits(xb, mode, canon, qbit):
+    """chop's NaN: roundit's ``sign(x)`` (modes 1, 5, 6) returns the default NaN;
+    ceil/floor (modes 2-4) keep the input's payload and sign, quieted."""
+    if mode == 1 or mode == 5 or mode == 6:
+        return canon
+    return xb | qbit
+
+
+@nb.njit(parallel=True, **_JIT)
+def fixup(x, xbits, c, cbits, lo, hi, t, emin, emins, xmax, xbound, min_rep, half_rep, explim,
+          sub_zero, mode, key, canon, qbit, flint, zero_sign_needs_flags):
+    """Turn ``c``, the t-bit rounding of ``x`` by lowprec.chop (no range limits), into
+    MATLAB chop's result, in place. Returns the number of negative zeros whose sign
+    depends on roundit's ``k`` being empty (stochastic modes; see :func:`patch_zeros`).
+    """
+    n = x.shape[0]
+    stochastic = mode == 5 or mode == 6
+    nzero = 0
+    for i in nb.prange(n):
+        a = abs(np.float64(c[i]))
+        if a > lo and a < hi:
+            continue
+        v = np.float64(x[i])
+        av = abs(v)
+        if av >= lo and av <= hi:
+            continue  # a regular input: lowprec's rounding is chop's
+        if v != v:
+            cbits[i] = _nan_bits(xbits[i], mode, canon, qbit)
+            continue
+        rnd = uniform(key, i) if stochastic else 0.0
+        # Stochastic modes: assume roundit's k non-empty for both subsets (a -0
+        # becomes +0); only the sign of a zero depends on it, and only where the
+        # range step does not flush it: counted here, patched by the caller.
+        r, status = chop_one(v, t, emin, emins, xmax, xbound, min_rep, half_rep, explim,
+                             sub_zero, mode, rnd, True, True, 0, flint)
+        c[i] = r
+        if stochastic and zero_sign_needs_flags and v == 0.0 and xbits[i] < 0:
+            nzero += 1
+    return nzero
+
+
+@nb.njit(parallel=True, **_JIT)
+def classify(x, codes, t, emin, emins, explim, stochastic):
+    """chop's subsets (``k_sub`` vs ``k_norm``) and which elements draw a random
+    number in roundit (``frac ~= 0``: inexact, inf or NaN)."""
+    n = x.shape[0]
+    for i in nb.prange(n):
+        v = np.float64(x[i])
+        in_sub, shift = _shift(v, t, emin, emins, explim)
+        code = SUB if in_sub else 0
+        if stochastic and _needs_rand(math.ldexp(v, shift)):
+            code |= NEEDS_RAND
+        codes[i] = code
+
+
+@nb.njit(parallel=True, **_JIT)
+def general(x, xbits, c, cbits, codes, rnd, flipb, t, emin, emins, xmax, xbound, min_rep,
+            half_rep, explim, sub_zero, mode, canon, qbit, flint, sub_has_rand, norm_has_rand):
+    """MATLAB chop of every element, with explicit random numbers ``rnd`` and flipped
+    bits ``flipb`` (0: none) per element. Returns the numbers of elements with status
+    1 and 2 (see :func:`chop_one`)."""
+    n = x.shape[0]
+    n_inf = 0
+    n_big = 0
+    for i in nb.prange(n):
+        v = np.float64(x[i])
+        b = flipb[i]
+        if v != v:
+            if b > 0:
+                n_inf += 1
+            cbits[i] = _nan_bits(xbits[i], mode, canon, qbit)
+            continue
+        r, s = chop_one(v, t, emin, emins, xmax, xbound, min_rep, half_rep, explim, sub_zero,
+                        mode, rnd[i], sub_has_rand, norm_has_rand, b, flint)
+        n_inf += np.int64(s == 1)
+        n_big += np.int64(s == 2)
+        c[i] = r
+    return n_inf, n_big
+
+
+@nb.njit(parallel=True, **_JIT)
+def keep_negative_zeros(x, xbits, c):
+    """Set ``c`` to -0 where ``x`` is -0: roundit returns its input unchanged when no
+    element of the subset draws a random number (:func:`fixup` assumed +0)."""
+    for i in nb.prange(x.shape[0]):
+        if x[i] == 0.0 and xbits[i] < 0:
+            c[i] = -0.0

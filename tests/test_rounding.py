@@ -23,7 +23,8 @@ NUMBA_FORMATS = SMALL + ["tf32", "binary32", "e3m4", "e6m9", "e8m4"]
 
 def same_bits(a, b) -> bool:
     """Equal as floats, with NaN == NaN and -0 != +0."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    with np.errstate(invalid="ignore"):  # signaling NaN payloads warn when widened
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return bool(np.all((a.view(np.int64) == b.view(np.int64)) | (np.isnan(a) & np.isnan(b))))
 
 

@@ -85,8 +85,9 @@ def table_sweep(fmt, families: Iterable[C.Cases], modes, subnormals=(True, False
             for mode in modes:
                 got = lp.chop(cases.x, fmt, mode, subnormal=sub)
                 want = round_by_table(x64, fmt, mode, sub)
+                bad = ~same(got, want) | (got.dtype != cases.x.dtype)
                 out.append(record(cases.name, fmt, options(sub, cases.x.dtype), mode, cases.x, got, want,
-                                  cases.expected))
+                                  cases.expected, bad=bad))
     return out
 
 

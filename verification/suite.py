@@ -55,7 +55,7 @@ class Plan:
     sr_points: int  #: points per format in sr-freq
 
 
-FULL = Plan(tuple(f.label for f in SMALL), tuple(f.label for f in WIDE), 1000, 500, 8, 40000, 8)
+FULL = Plan(tuple(f.label for f in SMALL), tuple(f.label for f in WIDE), 2000, 2000, 8, 40000, 8)
 QUICK = Plan(("binary16", "bfloat16", "e4m3", "e4m3fn", "e5m2fnuz", "fp4_e2m1", "binary8p3se"),
              ("bfloat16", "tf32", "binary32", "e3m4", "e11m20"), 30, 40, 6, 4000, 2)
 

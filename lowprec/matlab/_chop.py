@@ -337,8 +337,11 @@ def _round_fast(x: np.ndarray, d: Derived, rng: np.random.Generator) -> np.ndarr
 
 def _round_general(x: np.ndarray, d: Derived, source: _Source, counts_only: bool = False):
     """chop's algorithm with explicit random numbers, in MATLAB's (column-major) order."""
-    shape = x.shape
-    xf = np.ascontiguousarray(np.ravel(x, order="F"))
+    shape, dtype = x.shape, x.dtype
+    flint = _STORAGE[dtype][5]
+    # float32 is rounded in float64 (exact: see _kernels) and cast back at the end.
+    with np.errstate(invalid="ignore"):  # signalling NaNs are quieted, as in MATLAB
+        xf = np.ascontiguousarray(np.ravel(x, order="F"), dtype=np.float64)
     n = xf.size
     stochastic = d.mode in (5, 6)
     codes = np.empty(n, np.int8)
@@ -362,9 +365,9 @@ def _round_general(x: np.ndarray, d: Derived, source: _Source, counts_only: bool
             picked = np.flatnonzero(members)[u <= d.p]
             if picked.size:
                 flipb[picked] = source.randi(d.t - 1, picked.size, subset)
-    _, _, _, canon, qbit, flint, ints = _STORAGE[xf.dtype]
+    _, _, _, canon, qbit, _, ints = _STORAGE[xf.dtype]
     cf = np.empty_like(xf)
-    n_inf, n_big = _kernels.general(xf, xf.view(ints), cf, cf.view(ints), codes, rnd, flipb,
+    n_inf, n_big = _kernels.general(xf, xf.view(ints), cf, cf.view(ints), rnd, flipb,
                                     *_kernel_args(d), canon, qbit, flint, n_sub > 0, n_norm > 0)
     if n_inf:
         raise ValueError(
@@ -373,9 +376,12 @@ def _round_general(x: np.ndarray, d: Derived, source: _Source, counts_only: bool
         )
     if n_big:
         raise ValueError(
-            f"flip: t = {d.t} bits exceed flintmax of {'single' if xf.dtype == np.float32 else 'double'}"
+            f"flip: t = {d.t} bits exceed flintmax of {'single' if dtype == np.float32 else 'double'}"
             " input; MATLAB chop's bitxor fails there too."
         )
+    if dtype != np.float64:
+        with np.errstate(over="ignore"):  # a flipped 2**128 is inf in single, as in MATLAB
+            cf = cf.astype(dtype)
     return cf.reshape(shape, order="F")
 
 

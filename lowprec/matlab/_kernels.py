@@ -92,7 +92,7 @@ def _needs_rand(y):
     return not (frac == 0.0)
 
 
-@nb.njit(inline="always", nogil=True)
+@nb.njit(**_JIT)
 def chop_one(v, t, emin, emins, xmax, xbound, min_rep, half_rep, explim, sub_zero, mode,
              rnd, sub_has_rand, norm_has_rand, flipb, flint):
     """MATLAB chop of the non-NaN value ``v``; returns ``(c, status)``.
@@ -244,7 +244,7 @@ def classify(x, codes, t, emin, emins, explim, stochastic):
 
 
 @nb.njit(parallel=True, **_JIT)
-def general(x, xbits, c, cbits, codes, rnd, flipb, t, emin, emins, xmax, xbound, min_rep,
+def general(x, xbits, c, cbits, rnd, flipb, t, emin, emins, xmax, xbound, min_rep,
             half_rep, explim, sub_zero, mode, canon, qbit, flint, sub_has_rand, norm_has_rand):
     """MATLAB chop of every element, with explicit random numbers ``rnd`` and flipped
     bits ``flipb`` (0: none) per element. Returns the numbers of elements with status

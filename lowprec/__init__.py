@@ -18,6 +18,7 @@ from .errors import (
     UnsupportedTypeError,
 )
 from .formats import FixedFormat, FloatFormat, IntFormat, finfo, format, p3109
+from .arith import fma
 from .random import seed
 from .rounding import RoundingMode, rounding_mode
 
@@ -26,6 +27,6 @@ __version__ = "0.1.0"
 __all__ = [
     "FixedFormat", "FloatFormat", "FormatError", "FormatMismatchError", "FormatRangeError",
     "IntFormat", "LowprecError", "LowprecWarning", "RoundingMode", "RoundingModeError",
-    "UnsupportedOperationError", "UnsupportedTypeError", "chop", "finfo", "format", "p3109",
+    "UnsupportedOperationError", "UnsupportedTypeError", "chop", "finfo", "fma", "format", "p3109",
     "register_backend", "rounding_mode", "seed", "__version__",
 ]

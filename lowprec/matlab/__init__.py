@@ -26,7 +26,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ._chop import Chop, chop, clear, get_options, seed
+from ..errors import UnsupportedTypeError
+from ._chop import Chop, _parse_shape, chop, clear, get_options, seed
 from ._options import DEFAULT_RANDFUNC, ChopOptionsError, DefaultRandfunc
 
 
@@ -50,31 +51,46 @@ def _matlab_options(fpopts: dict) -> dict:
     return {k: _matlab_value(v) for k, v in fpopts.items() if k != "randfunc"}
 
 
-def mex(x: Any = None, options: Any = None, shape: Any = None, draws: Any = None) -> dict:
-    """The entry point of ``lpchop.m`` (MATLAB's side of the bridge).
+def mex(x: Any = None, options: Any = None, shape: Any = None, draws: Any = None,
+        xclass: Optional[str] = None) -> dict:
+    """The entry point of ``lpchop.m`` (MATLAB's side of the bridge; not for direct use).
 
-    Processes ``options`` as ``chop(x, options)`` does and returns a dict:
+    ``x`` is the data as a flat column-major buffer with its ``shape``; ``xclass`` is
+    MATLAB's ``class(x)``: for a class other than ``'double'`` and ``'single'`` MATLAB
+    passes no data, the options are processed as chop does (the custom precision
+    check sees the class), and a non-empty input then fails as in chop. Returns a dict:
 
-    * ``kind='result'``: ``c`` is the result as a flat ``array.array`` in
-      column-major order (``'f'`` for single input), ``options`` the options in
-      force (without ``randfunc``, which lives on MATLAB's side);
-    * ``kind='draws'``: chop needs random numbers (modes 5-6 or ``flip``); ``counts``
-      is ``[n1, m1, n2, m2]``: randfunc's draws and the sizes of the normal and
-      subnormal subsets, so that MATLAB draws them in chop's order and calls again
-      with ``options=None`` and ``draws``.
+    * ``kind='result'``: ``c`` is the result as a flat ``array.array`` in column-major
+      order (``'f'`` for single), ``options`` the options in force (without
+      ``randfunc``, which lives on MATLAB's side);
+    * ``kind='draws'``: chop needs random numbers (modes 5-6 or ``flip``). ``counts``
+      is ``[n1, m1, n2, m2]``, randfunc's draws and the sizes of the normal and
+      subnormal subsets: MATLAB draws in chop's order and calls again with
+      ``options=None`` and ``draws`` (keys ``sr1 u1 b1 sr2 u2 b2``).
     """
-    nargin_x = x if x is not None else None
+    if xclass is not None:
+        xclass = str(xclass)
+    if xclass not in (None, "double", "single"):
+        n = int(np.prod(_parse_shape(shape))) if shape is not None else 0
+        _, fpopts, _ = _default._call(np.empty(0), options, None, None, None, plan=True, xclass=xclass)
+        if n:
+            raise UnsupportedTypeError(
+                f"chop takes single or double input, got {xclass}: MATLAB's chop fails on "
+                f"{xclass} input (log2 and pow2 take floating-point arguments). Convert first, "
+                "e.g. lpchop(double(x))."
+            )
+        return {"kind": "result", "options": _matlab_options(fpopts),
+                "c": array.array("d")}
     if draws is None:
-        _, fpopts, plan = _default._call(nargin_x, options, shape, None, None, plan=True)
+        _, fpopts, plan = _default._call(x, options, shape, None, None, plan=True)
         if plan is not None:
             (n1, m1, n2, m2), d = plan
             return {"kind": "draws", "options": _matlab_options(fpopts),
                     "counts": array.array("d", [n1, m1, n2, m2]),
                     "round": float(d.mode), "flip": float(d.flip), "p": float(d.p), "t": float(d.t)}
         options = None  # committed: the rounding below reuses them
-    result, fpopts, _ = _default._call(nargin_x, options, shape, None, draws, plan=False)
-    arr = np.asarray(result)
-    flat = np.ravel(arr, order="F")
+    result, fpopts, _ = _default._call(x, options, shape, None, draws, plan=False)
+    flat = np.ravel(np.asarray(result), order="F")
     code = "f" if flat.dtype == np.float32 else "d"
     return {"kind": "result", "options": _matlab_options(fpopts),
             "c": array.array(code, flat.astype(code, copy=False).tobytes())}

@@ -7,19 +7,17 @@ import math
 import numbers
 import threading
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from ..chop import chop as _lp_chop
 from ..errors import RoundingModeError, UnsupportedTypeError
-from ..formats import FloatFormat
 from . import _kernels
 from ._options import (
     DEFAULT_RANDFUNC,
     ChopOptionsError,
     ChopState,
+    DefaultRandfunc,
     check_t_emax,
     isempty,
 )
@@ -145,6 +143,8 @@ def _as_input(x: Any, shape: Any) -> _Input:
         except (ValueError, TypeError) as err:
             raise UnsupportedTypeError(f"cannot turn {type(x).__name__} into an array: {err}") from err
         kind = "ndarray"
+    if arr.dtype.kind == "f" and not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype.kind in "OUSV":
         raise UnsupportedTypeError(
             f"chop takes a single or double array, got {type(x).__name__} with dtype {arr.dtype}."
@@ -227,9 +227,12 @@ class _Source:
 
     def sr(self, n: int, subset: int) -> np.ndarray:
         if self.draws is not None:
+            value = self.draws.get(f"sr{subset + 1}")
+            if not isempty(value) and np.size(value) == 1:  # a constant, as rnd <= vals allows
+                return np.full(n, float(np.asarray(value, dtype=np.float64).reshape(-1)[0]))
             return self._given(f"sr{subset + 1}", n)
         f = self.randfunc
-        if f is DEFAULT_RANDFUNC or f == DEFAULT_RANDFUNC:
+        if isinstance(f, DefaultRandfunc):
             return self.rng.random(n)
         if callable(f):
             out = np.asarray(f(n), dtype=np.float64).reshape(-1)
@@ -283,21 +286,19 @@ def _generator(rng: Any, default: np.random.Generator) -> np.random.Generator:
 
 # --------------------------------------------------------------------------- rounding
 
-@lru_cache(maxsize=64)
-def _precision_format(t: int) -> FloatFormat:
-    """A format of precision ``t`` (its range is irrelevant: used with explim=False)."""
-    return FloatFormat(2, t - 1)
-
-
-def _regular_bounds(d: Derived, dtype: np.dtype) -> Tuple[float, float]:
-    """``[lo, hi]``: the magnitudes for which chop's result is the t-bit rounding
-    that lowprec.chop gives with ``explim=False`` (no subnormal or overflow step)."""
-    semin, ssig, semax = _STORAGE[dtype][:3]
-    lo = math.ldexp(1.0, semin - ssig + d.t - 1)
+def _regular_bounds(d: Derived, dtype: np.dtype) -> Tuple[int, int]:
+    """Storage magnitude bits ``[lo, hi]`` of the "regular" inputs: normal storage
+    numbers for which chop's result is the plain t-bit rounding (explim on: between
+    the format's ``xmin`` and ``xmax``; off: below the largest t-bit storage value)."""
+    semin, ssig, semax, *_, ints = _STORAGE[dtype]
+    lo = math.ldexp(1.0, semin)
     hi = math.ldexp(2.0 - math.ldexp(1.0, 1 - d.t), semax)
     if d.explim:
         lo, hi = max(lo, d.xmin), min(hi, d.xmax)
-    return lo, hi
+    if not lo <= hi:
+        return 1, 0  # no regular inputs
+    bits = np.array([lo, hi], dtype=dtype).view(ints)
+    return int(bits[0]), int(bits[1])
 
 
 def _kernel_args(d: Derived):
@@ -310,20 +311,22 @@ def _zero_subset(d: Derived) -> int:
 
 
 def _round_fast(x: np.ndarray, d: Derived, rng: np.random.Generator) -> np.ndarray:
-    """lowprec.chop for the t-bit rounding, then :func:`_kernels.fixup` for the rest."""
+    """chop in one pass of :func:`_kernels.fused` (t at most the storage precision)."""
     if x.ndim > 1 and not x.flags.c_contiguous and x.flags.f_contiguous:
         return _round_fast(x.T, d, rng).T
-    x = np.ascontiguousarray(x)
+    shape = x.shape
+    x = np.ascontiguousarray(x)  # (1-D for a 0-d x)
+    _, ssig, _, canon, qbit, flint, ints = _STORAGE[x.dtype]
     stochastic = d.mode in (5, 6)
-    seed = int(rng.integers(0, 2**62)) if stochastic else None
-    c = _lp_chop(x, _precision_format(d.t), d.mode, explim=False, seed=seed)
-    _, _, _, canon, qbit, flint, ints = _STORAGE[x.dtype]
-    lo, hi = _regular_bounds(d, x.dtype)
-    xf, cf = x.reshape(-1), c.reshape(-1)
     key = np.uint64(rng.integers(0, 2**64, dtype=np.uint64)) if stochastic else np.uint64(0)
+    lo, hi = _regular_bounds(d, x.dtype)
+    # The sign bit in the int64 the kernel reads (float64: -2**63, wrapping as the core's).
+    sign_bit = np.int64(-(2**63)) if x.dtype == np.float64 else np.int64(2**31)
+    c = np.empty_like(x)
+    xf, cf = x.reshape(-1), c.reshape(-1)
     zero_flags = stochastic and not (d.explim and d.min_rep > 0)
-    nzero = _kernels.fixup(xf, xf.view(ints), cf, cf.view(ints), lo, hi, *_kernel_args(d), key,
-                           canon, qbit, flint, zero_flags)
+    nzero = _kernels.fused(xf, xf.view(ints), cf, cf.view(ints), ssig - (d.t - 1), lo, hi, sign_bit,
+                           *_kernel_args(d), key, canon, qbit, flint, zero_flags)
     if nzero:
         codes = np.empty(xf.size, np.int8)
         _kernels.classify(xf, codes, d.t, d.emin, d.emins, d.explim, True)
@@ -332,7 +335,7 @@ def _round_fast(x: np.ndarray, d: Derived, rng: np.random.Generator) -> np.ndarr
             in_sub = ~in_sub
         if not np.any((codes[in_sub] & _kernels.NEEDS_RAND) != 0):
             _kernels.keep_negative_zeros(xf, xf.view(ints), cf)
-    return c
+    return c.reshape(shape)
 
 
 def _round_general(x: np.ndarray, d: Derived, source: _Source, counts_only: bool = False):
@@ -417,13 +420,13 @@ class Chop:
         result, opts, _ = self._call(x, options, shape, rng, draws, plan=False)
         return (result, opts) if return_options else result
 
-    def _call(self, x, options, shape, rng, draws, plan):
+    def _call(self, x, options, shape, rng, draws, plan, xclass=None):
         inp = _as_input(x, shape)
         nargin = 0 if x is _NOARG else (1 if options is None else 2)
         if inp.arr is not None and inp.arr.dtype.kind == "c":
             _check_class(inp)  # chop's first statement: error('Chop requires a real input array.')
         with self._lock:
-            self._state.update(nargin, options, inp.xclass)
+            self._state.update(nargin, options, xclass or inp.xclass)
             fpopts = self._state.snapshot()
             t, emax = self._state.t, self._state.emax
             generator = _generator(rng, self._rng)
@@ -441,8 +444,11 @@ class Chop:
             counts = _round_general(inp.arr, d, None, counts_only=True)
             return None, fpopts, (counts, d)
         storage_t = _STORAGE[inp.arr.dtype][1] + 1
-        default_random = not stochastic or randfunc is DEFAULT_RANDFUNC or randfunc == DEFAULT_RANDFUNC
-        if draws is None and default_random and not d.flip and d.t <= storage_t:
+        default_random = not stochastic or isinstance(randfunc, DefaultRandfunc)
+        # t = 1 takes the general path: for t = 1 the core's integer fast path
+        # (_kernels._fast_mag) reads the exponent's last bit as the parity of a tie,
+        # so lp.chop(3.0, FloatFormat(3, 0)) gives 2 where its reference (and chop) give 4.
+        if draws is None and default_random and not d.flip and 2 <= d.t <= storage_t:
             result = _round_fast(inp.arr, d, generator)
         else:
             result = _round_general(inp.arr, d, _Source(generator, randfunc, draws))

@@ -7,11 +7,11 @@ computation is exactly representable in float64, and the final cast to float32 i
 the rounding MATLAB's single arithmetic would do). It is the specification of the
 layer. The arrays are rounded by
 
-* :func:`fixup`: the fast path. ``lowprec.chop`` has already rounded every element
-  to ``t`` bits without range limits, which is what chop gives for "regular"
-  elements (``lo <= |x| <= hi``: normal range, no overflow); this kernel reads the
-  result, accepts it where ``lo < |c| < hi`` (which implies a regular input), and
-  recomputes every other element with :func:`chop_one`;
+* :func:`fused`: the fast path, one pass. For a "regular" element (a normal
+  storage number with ``lo <= |x| <= hi``: no subnormal, overflow or underflow step
+  in chop) chop's result is the plain t-bit rounding, which the core's integer fast
+  path computes (the same decision function lowprec.chop uses); every other element
+  goes through :func:`chop_one`;
 * :func:`classify` and :func:`general`: the general path, for explicit random
   numbers in chop's order (``randfunc``, MATLAB-side draws) and bit flips.
 
@@ -25,6 +25,10 @@ import math
 
 import numba as nb
 import numpy as np
+
+# The core's integer fast path for one t-bit rounding of a normal storage number
+# (the decision of lowprec.rounding.reference for modes 1-6, as lp.chop makes it).
+from ..rounding._kernels import _fast_mag
 
 _JIT = dict(nogil=True, cache=True, fastmath=False)
 
@@ -40,15 +44,18 @@ NEEDS_RAND = 2
 
 
 @nb.njit(inline="always", nogil=True)
-def uniform(key, index):
-    """A uniform double in (0, 1) for element ``index`` (SplitMix64 of ``key``).
-
-    MATLAB's ``rand`` never returns 0 or 1; neither does this.
-    """
+def _bits(key, index):
+    """64 random bits for element ``index`` of the call keyed by ``key`` (SplitMix64)."""
     z = key + (np.uint64(index) + np.uint64(1)) * _GOLDEN
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
-    z = z ^ (z >> np.uint64(31))
+    return z ^ (z >> np.uint64(31))
+
+
+@nb.njit(inline="always", nogil=True)
+def _uniform(z):
+    """A uniform double in (0, 1) from 64 random bits (MATLAB's ``rand`` never
+    returns 0 or 1; neither does this)."""
     return (np.float64(z >> np.uint64(11)) + 0.5) * _TWO_M53
 
 
@@ -196,36 +203,83 @@ def _nan_bits(xb, mode, canon, qbit):
     return xb | qbit
 
 
+#: Elements per chunk of :func:`fused`: its second look at a chunk hits the cache.
+CHUNK = 4096
+
+
+@nb.njit(inline="always", nogil=True)
+def _regular_pass(xbits, cbits, start, stop, mode, s, lo_bits, hi_bits, sign_bit, key):
+    """t-bit rounding of the regular elements of ``[start, stop)``, others copied;
+    returns how many were not regular. Branch free, so it vectorizes per mode."""
+    nslow = 0
+    for i in range(start, stop):
+        b = np.int64(xbits[i])
+        mag = b & (sign_bit - 1)
+        r62 = np.int64(0)
+        if mode == 5 or mode == 6:
+            r62 = np.int64(_bits(key, i) >> np.uint64(2))
+        m2 = _fast_mag(mag, b < 0, mode, s, r62, 1)
+        regular = (mag >= lo_bits) & (mag <= hi_bits)
+        cbits[i] = (m2 | (b & sign_bit)) if regular else b
+        nslow += np.int64(not regular)
+    return nslow
+
+
 @nb.njit(parallel=True, **_JIT)
-def fixup(x, xbits, c, cbits, lo, hi, t, emin, emins, xmax, xbound, min_rep, half_rep, explim,
-          sub_zero, mode, key, canon, qbit, flint, zero_sign_needs_flags):
-    """Turn ``c``, the t-bit rounding of ``x`` by lowprec.chop (no range limits), into
-    MATLAB chop's result, in place. Returns the number of negative zeros whose sign
-    depends on roundit's ``k`` being empty (stochastic modes; see :func:`patch_zeros`).
+def fused(x, xbits, c, cbits, s, lo_bits, hi_bits, sign_bit, t, emin, emins, xmax, xbound,
+          min_rep, half_rep, explim, sub_zero, mode, key, canon, qbit, flint, zero_sign_needs_flags):
+    """MATLAB chop of every element, in one pass over memory (the fast path).
+
+    An element whose storage magnitude bits lie in ``[lo_bits, hi_bits]`` (a normal
+    storage number, regular for chop: no subnormal, overflow or underflow step) is
+    rounded to ``t`` bits by the core's integer fast path (``s`` dropped bits; ``s=0``
+    is the identity), which is chop's result there; every other element goes through
+    :func:`chop_one`, in a second look at its chunk while the chunk is in cache.
+    Stochastic modes draw from the counter-based stream ``key``. Returns the number
+    of negative zeros whose sign depends on roundit's ``k`` being empty (the caller
+    patches them, see :func:`keep_negative_zeros`).
     """
     n = x.shape[0]
+    nchunks = (n + CHUNK - 1) // CHUNK
     stochastic = mode == 5 or mode == 6
     nzero = 0
-    for i in nb.prange(n):
-        a = abs(np.float64(c[i]))
-        if a > lo and a < hi:
+    for ci in nb.prange(nchunks):
+        start = ci * CHUNK
+        stop = min(start + CHUNK, n)
+        if s == 0:  # t is the storage precision: regular elements stay (mode 4 keeps all bits)
+            nslow = _regular_pass(xbits, cbits, start, stop, 4, s, lo_bits, hi_bits, sign_bit, key)
+        elif mode == 1:
+            nslow = _regular_pass(xbits, cbits, start, stop, 1, s, lo_bits, hi_bits, sign_bit, key)
+        elif mode == 2:
+            nslow = _regular_pass(xbits, cbits, start, stop, 2, s, lo_bits, hi_bits, sign_bit, key)
+        elif mode == 3:
+            nslow = _regular_pass(xbits, cbits, start, stop, 3, s, lo_bits, hi_bits, sign_bit, key)
+        elif mode == 4:
+            nslow = _regular_pass(xbits, cbits, start, stop, 4, s, lo_bits, hi_bits, sign_bit, key)
+        elif mode == 5:
+            nslow = _regular_pass(xbits, cbits, start, stop, 5, s, lo_bits, hi_bits, sign_bit, key)
+        else:
+            nslow = _regular_pass(xbits, cbits, start, stop, 6, s, lo_bits, hi_bits, sign_bit, key)
+        if nslow == 0:
             continue
-        v = np.float64(x[i])
-        av = abs(v)
-        if av >= lo and av <= hi:
-            continue  # a regular input: lowprec's rounding is chop's
-        if v != v:
-            cbits[i] = _nan_bits(xbits[i], mode, canon, qbit)
-            continue
-        rnd = uniform(key, i) if stochastic else 0.0
-        # Stochastic modes: assume roundit's k non-empty for both subsets (a -0
-        # becomes +0); only the sign of a zero depends on it, and only where the
-        # range step does not flush it: counted here, patched by the caller.
-        r, status = chop_one(v, t, emin, emins, xmax, xbound, min_rep, half_rep, explim,
-                             sub_zero, mode, rnd, True, True, 0, flint)
-        c[i] = r
-        if stochastic and zero_sign_needs_flags and v == 0.0 and xbits[i] < 0:
-            nzero += 1
+        for i in range(start, stop):
+            b = np.int64(xbits[i])
+            mag = b & (sign_bit - 1)
+            if mag >= lo_bits and mag <= hi_bits:
+                continue
+            v = np.float64(x[i])
+            if v != v:
+                cbits[i] = _nan_bits(b, mode, canon, qbit)
+                continue
+            rnd = _uniform(_bits(key, i)) if stochastic else 0.0
+            # Stochastic modes: assume roundit's k non-empty for both subsets (a -0
+            # becomes +0); only the sign of a zero depends on it, and only where the
+            # range step does not flush it: counted here, patched by the caller.
+            r, status = chop_one(v, t, emin, emins, xmax, xbound, min_rep, half_rep, explim,
+                                 sub_zero, mode, rnd, True, True, 0, flint)
+            c[i] = r
+            if stochastic and zero_sign_needs_flags and v == 0.0 and b < 0:
+                nzero += 1
     return nzero
 
 

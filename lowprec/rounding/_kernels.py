@@ -64,8 +64,7 @@ def _round_up(mode, kept, f_hi, d, neg, r62):
     """The rounding decision of ``reference.round_up``.
 
     The exact fraction beyond ``kept`` gaps is ``f_hi + d``: ``f_hi`` in [0, 1) is a
-    multiple of the storage ulp in gap units and ``|d|`` is below half of it, so the
-    comparisons with 0 and 1/2 are decided by ``f_hi`` unless it sits exactly there.
+    multiple of the storage ulp in gap units and ``|d|`` is at most half of it.
     """
     if f_hi == 0.0 and d == 0.0:
         return 0
@@ -81,8 +80,9 @@ def _round_up(mode, kept, f_hi, d, neg, r62):
         return 0
     if mode == _ODD:
         return 1 - (kept & 1)
-    g = f_hi - 0.5  # exact
-    c = g if g != 0.0 else d  # the sign of (fraction - 1/2)
+    # The sign of (fraction - 1/2): f_hi - 1/2 is exact, and a float sum has the sign
+    # of the exact sum (it is zero only when the exact sum is).
+    c = (f_hi - 0.5) + d
     if mode == _NEAREST_EVEN:
         return 1 if (c > 0.0 or (c == 0.0 and (kept & 1) == 1)) else 0
     if mode == _NEAREST_AWAY:
@@ -138,10 +138,16 @@ def round_pair(hi, lo, scale, t, emin, subnormal, xmax, over_val, inf_val, negze
     elif s > 53:
         kept = np.int64(0)
         f_hi = math.ldexp(np.float64(m), -s)
+        if f_hi == 0.0:  # far below the gap: only "more than zero" matters
+            f_hi = 5e-324
     else:
         kept = m >> s
         f_hi = math.ldexp(np.float64(m & ((np.int64(1) << s) - 1)), -s)
     d = math.ldexp(alo, scale - q)
+    if d == 0.0 and alo != 0.0:
+        # far below the gap: only the sign matters (for stochastic rounding too, as
+        # floor((f + d) * 2**62) then depends on the sign of d alone)
+        d = math.copysign(5e-324, alo)
     if f_hi == 0.0 and d < 0.0:
         # Borrow: the value lies just below kept gaps, at fraction 1 + d of the gap
         # below, written as f_hi = 1/2 and d = 1/2 + d (exact) for the comparisons.
@@ -347,3 +353,165 @@ def round_array_fast(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax
     else:
         _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
                       _ODD, key, offset, lo, hi, top, sign_bit, s, lsb)
+
+
+# ------------------------------------------------------------------- correctly rounded arithmetic
+# (Kept in this file: numba's cache tracks only the defining file, so kernels that inline
+# round_pair must live beside it or they could run a stale copy after an edit.)
+#
+# Numba kernels for correctly rounded ``+ - * / sqrt`` and fma.
+#
+# Each operation turns its operands into an exact representation ``(hi + lo) * 2**scale``
+# of the real result with error-free transformations, then hands it to
+# :func:`lowprec.rounding._kernels.round_pair`, the one rounding core. Computing in
+# binary64 and rounding afterwards would round twice, which is wrong for directed,
+# to-odd and stochastic modes and for wide exponent ranges (bf16 ``1 + 2**-100`` rounded
+# up must give ``1 + 2**-7``).
+#
+# * sum: TwoSum (Knuth), exact; operands are halved first if the sum overflows binary64.
+# * product: operands scaled to [1, 2) by ``frexp``, Dekker's TwoProduct (Veltkamp
+#   splitting, no FMA needed), so no intermediate can overflow or underflow.
+# * quotient and square root: scaled the same way; the remainder ``a - q*b`` (or
+#   ``a - s*s``) is exact, so the residual's sign is exact and its magnitude is correct
+#   to binary64 precision (the stochastic probability to within ``2**-62``).
+# * fma: exact when the product is (always for inputs with at most 26 significant bits,
+#   i.e. every format up to fp32's precision held on its grid); other elements are
+#   flagged for the exact rational path in :mod:`lowprec.arith`.
+
+_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for binary64
+ADD, SUBTRACT, MULTIPLY, DIVIDE, SQRT = range(5)
+
+
+@nb.njit(inline="always", nogil=True)
+def two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+@nb.njit(inline="always", nogil=True)
+def two_prod(a, b):
+    """``a*b == p + e`` exactly, for ``|a|, |b|`` in [1, 4) (no overflow in the split)."""
+    p = a * b
+    t = _SPLIT * a
+    ah = t - (t - a)
+    al = a - ah
+    t = _SPLIT * b
+    bh = t - (t - b)
+    bl = b - bh
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return p, e
+
+
+@nb.njit(inline="always", nogil=True)
+def exact_sum(a, b, mode):
+    """(hi, lo, scale) of ``a + b``; the sign of an exact zero follows IEEE 754."""
+    s, e = two_sum(a, b)
+    if s == 0.0 and e == 0.0 and a == a and b == b:
+        both_neg = math.copysign(1.0, a) < 0 and math.copysign(1.0, b) < 0
+        both_pos = math.copysign(1.0, a) > 0 and math.copysign(1.0, b) > 0
+        if both_neg or (not both_pos and mode == _DOWN):
+            return -0.0, 0.0, 0
+        return 0.0, 0.0, 0
+    if abs(s) == np.inf and abs(a) != np.inf and abs(b) != np.inf:
+        s, e = two_sum(a * 0.5, b * 0.5)
+        return s, e, 1
+    if s != s or abs(s) == np.inf:
+        return s, 0.0, 0
+    return s, e, 0
+
+
+@nb.njit(inline="always", nogil=True)
+def _special(a, b):
+    """Whether ``a`` or ``b`` is zero, infinite or NaN (binary64 handles those exactly)."""
+    return a == 0.0 or b == 0.0 or a != a or b != b or abs(a) == np.inf or abs(b) == np.inf
+
+
+@nb.njit(inline="always", nogil=True)
+def exact_product(a, b):
+    if _special(a, b):
+        return a * b, 0.0, 0
+    ma, ea = math.frexp(a)
+    mb, eb = math.frexp(b)
+    p, e = two_prod(ma * 2.0, mb * 2.0)
+    return p, e, ea + eb - 2
+
+
+@nb.njit(inline="always", nogil=True)
+def exact_quotient(a, b):
+    if _special(a, b):
+        return a / b, 0.0, 0
+    ma, ea = math.frexp(a)
+    mb, eb = math.frexp(b)
+    ma *= 2.0
+    mb *= 2.0
+    q = ma / mb
+    p, e = two_prod(q, mb)
+    r = (ma - p) - e  # the exact remainder ma - q*mb
+    return q, r / mb, ea - eb
+
+
+@nb.njit(inline="always", nogil=True)
+def exact_sqrt(a):
+    if a == 0.0 or a != a or a == np.inf or a < 0.0:
+        return math.sqrt(a) if a >= 0.0 or a != a else np.nan, 0.0, 0
+    m, e = math.frexp(a)  # a = m * 2**e, m in [0.5, 1)
+    m *= 2.0
+    e -= 1
+    if e % 2 != 0:
+        m *= 2.0
+        e -= 1
+    s = math.sqrt(m)  # m in [1, 4): s in [1, 2)
+    p, err = two_prod(s, s)
+    r = (m - p) - err  # exact remainder m - s*s
+    return s, r / (2.0 * s), e // 2
+
+
+@nb.njit(parallel=True, **_JIT)
+def binary_op(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key, offset):
+    """``out[i] = round(a[i] op b[i])`` for flat arrays (``b`` ignored by sqrt)."""
+    stochastic = mode == _SR or mode == _SRU
+    for i in nb.prange(out.shape[0]):
+        x = np.float64(a[i])
+        y = np.float64(b[i])
+        if op == ADD:
+            hi, lo, sc = exact_sum(x, y, mode)
+        elif op == SUBTRACT:
+            hi, lo, sc = exact_sum(x, -y, mode)
+        elif op == MULTIPLY:
+            hi, lo, sc = exact_product(x, y)
+        elif op == DIVIDE:
+            hi, lo, sc = exact_quotient(x, y)
+        else:
+            hi, lo, sc = exact_sqrt(x)
+        r62 = np.int64(0)
+        if stochastic:
+            r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))
+        out[i] = round_pair(hi, lo, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                            mode, r62)
+
+
+@nb.njit(parallel=True, **_JIT)
+def fma_op(a, b, c, out, inexact, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode,
+           key, offset):
+    """``out[i] = round(a[i]*b[i] + c[i])`` where the product is exact in binary64;
+    elsewhere ``inexact[i]`` is set and ``out[i]`` left for the exact path."""
+    stochastic = mode == _SR or mode == _SRU
+    for i in nb.prange(out.shape[0]):
+        x = np.float64(a[i])
+        y = np.float64(b[i])
+        z = np.float64(c[i])
+        p = x * y
+        if not _special(x, y):
+            hi_p, lo_p, sc = exact_product(x, y)
+            # exact in binary64 only if no residual and no underflow or overflow
+            if lo_p != 0.0 or p == 0.0 or abs(p) == np.inf or math.ldexp(p, -sc) != hi_p:
+                inexact[i] = True
+                continue
+        inexact[i] = False
+        hi, lo, sc = exact_sum(p, z, mode)
+        r62 = np.int64(0)
+        if stochastic:
+            r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))
+        out[i] = round_pair(hi, lo, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                            mode, r62)

@@ -1,0 +1,140 @@
+"""Correctly rounded elementwise arithmetic on plain arrays: ``lp.add`` ... ``lp.fma``.
+
+Each function returns the exact real result of the operation on its (float) operands,
+rounded once into the format in the chosen mode. This is what the emulated array
+types call for their ``+ - * / sqrt``; it is usable directly on NumPy arrays too.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any, Optional
+
+import numpy as np
+
+from .chop import make_spec
+from .errors import UnsupportedTypeError
+from .rounding import _kernels as _arith
+from .rounding.params import rounding_params
+from .rounding.reference import round_value
+
+__all__ = ["add", "subtract", "multiply", "divide", "sqrt", "fma"]
+
+
+def _operands(*xs):
+    arrays = [np.asarray(x) for x in xs]
+    for a in arrays:
+        if a.dtype.kind not in "fiu" or (a.dtype.kind == "f" and a.dtype.itemsize > 8):
+            raise UnsupportedTypeError(
+                f"correctly rounded arithmetic takes real integer or float data, got {a.dtype}."
+            )
+    dtype = np.result_type(*[a.dtype if a.dtype.kind == "f" else np.float64 for a in arrays])
+    if dtype == np.float16:
+        dtype = np.dtype(np.float32)
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    flat = [np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).reshape(-1) for a in arrays]
+    return flat, shape, np.dtype(dtype)
+
+
+def _finish(result, shape, dtype, out, scalar):
+    result = result.reshape(shape)
+    if out is not None:
+        np.copyto(out, result, casting="same_kind")
+        return out
+    result = result.astype(dtype, copy=False)
+    return result[()] if scalar else result
+
+
+def _run(op, xs, fmt, rmode, subnormal, explim, seed, rng, out):
+    spec = make_spec(fmt, rmode, subnormal=subnormal, explim=explim, seed=seed, rng=rng)
+    flat, shape, dtype = _operands(*xs)
+    p = rounding_params(spec.fmt, spec.explim, dtype, spec.subnormal)
+    result = np.empty(flat[0].size if flat else 0)
+    second = flat[1] if len(flat) > 1 else flat[0]
+    _arith.binary_op(op, flat[0], second, result, p.t, p.emin, p.subnormal, p.xmax, p.overflow_value,
+                     p.inf_value, p.negzero, p.signed, int(spec.mode), spec.key(), 0)
+    scalar = all(np.ndim(x) == 0 for x in xs) and out is None
+    return _finish(result, shape, dtype, out, scalar)
+
+
+_DOC = """Correctly rounded {what} in a low-precision format.
+
+    Parameters
+    ----------
+    {params}
+    fmt : str or FloatFormat, default "half"
+    rmode : int or str, default 1
+    subnormal, explim, seed, rng
+        As in :func:`lowprec.chop`.
+    out : ndarray, optional
+
+    Returns
+    -------
+    ndarray or scalar
+        float32 for float32 operands, float64 otherwise.
+
+    Notes
+    -----
+    **Rounding.** One rounding of the exact real result: correct in every deterministic
+    mode, including directed modes across wide exponent ranges; the stochastic modes use
+    the exact residual ({residual}).
+"""
+
+
+def _binary(op, what, residual):
+    def f(x: Any, y: Any, fmt="half", rmode=1, *, subnormal: Optional[bool] = None, explim: bool = True,
+          seed: Optional[int] = None, rng=None, out: Optional[np.ndarray] = None):
+        return _run(op, (x, y), fmt, rmode, subnormal, explim, seed, rng, out)
+
+    f.__doc__ = _DOC.format(what=what, params="x, y : array_like", residual=residual)
+    return f
+
+
+add = _binary(_arith.ADD, "sum ``x + y``", "exactly, from TwoSum")
+subtract = _binary(_arith.SUBTRACT, "difference ``x - y``", "exactly, from TwoSum")
+multiply = _binary(_arith.MULTIPLY, "product ``x * y``", "exactly, from TwoProduct")
+divide = _binary(_arith.DIVIDE, "quotient ``x / y``", "from the exact remainder, probability within 2**-62")
+for _f, _n in ((add, "add"), (subtract, "subtract"), (multiply, "multiply"), (divide, "divide")):
+    _f.__name__ = _f.__qualname__ = _n
+
+
+def sqrt(x: Any, fmt="half", rmode=1, *, subnormal: Optional[bool] = None, explim: bool = True,
+         seed: Optional[int] = None, rng=None, out: Optional[np.ndarray] = None):
+    return _run(_arith.SQRT, (x,), fmt, rmode, subnormal, explim, seed, rng, out)
+
+
+sqrt.__doc__ = _DOC.format(what="square root", params="x : array_like",
+                           residual="from the exact remainder, probability within 2**-62")
+
+
+def fma(x: Any, y: Any, z: Any, fmt="half", rmode=1, *, subnormal: Optional[bool] = None,
+        explim: bool = True, seed: Optional[int] = None, rng=None, out: Optional[np.ndarray] = None):
+    spec = make_spec(fmt, rmode, subnormal=subnormal, explim=explim, seed=seed, rng=rng)
+    flat, shape, dtype = _operands(x, y, z)
+    p = rounding_params(spec.fmt, spec.explim, dtype, spec.subnormal)
+    result = np.empty(flat[0].size)
+    inexact = np.zeros(flat[0].size, dtype=np.bool_)
+    key = spec.key()
+    _arith.fma_op(flat[0], flat[1], flat[2], result, inexact, p.t, p.emin, p.subnormal, p.xmax,
+                  p.overflow_value, p.inf_value, p.negzero, p.signed, int(spec.mode), key, 0)
+    for i in np.flatnonzero(inexact):  # products wider than binary64: exact rationals
+        r62 = int(_random62(key, i))
+        exact = Fraction(float(flat[0][i])) * Fraction(float(flat[1][i])) + Fraction(float(flat[2][i]))
+        result[i] = round_value(exact, p, spec.mode, r62) if exact != 0 else _fma_zero(flat, i, spec.mode)
+    scalar = all(np.ndim(v) == 0 for v in (x, y, z)) and out is None
+    return _finish(result, shape, dtype, out, scalar)
+
+
+fma.__doc__ = _DOC.format(what="fused multiply-add ``x*y + z``", params="x, y, z : array_like",
+                          residual="exactly")
+
+
+def _random62(key, i):
+    from .rounding._kernels import random_bits
+    return int(random_bits(key, i)) >> 2
+
+
+def _fma_zero(flat, i, mode):
+    product_negative = (np.signbit(flat[0][i]) != np.signbit(flat[1][i]))
+    both_negative = product_negative and np.signbit(flat[2][i])
+    return -0.0 if both_negative or int(mode) == 3 else 0.0

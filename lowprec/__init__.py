@@ -19,6 +19,7 @@ from .errors import (
 )
 from .formats import FixedFormat, FloatFormat, IntFormat, finfo, format, p3109
 from .arith import fma
+from .ndarray import LPArray, LPFloat, asarray, semantics
 from .random import seed
 from .rounding import RoundingMode, rounding_mode
 
@@ -26,7 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FixedFormat", "FloatFormat", "FormatError", "FormatMismatchError", "FormatRangeError",
-    "IntFormat", "LowprecError", "LowprecWarning", "RoundingMode", "RoundingModeError",
-    "UnsupportedOperationError", "UnsupportedTypeError", "chop", "finfo", "fma", "format", "p3109",
-    "register_backend", "rounding_mode", "seed", "__version__",
+    "IntFormat", "LPArray", "LPFloat", "LowprecError", "LowprecWarning", "RoundingMode", "RoundingModeError",
+    "UnsupportedOperationError", "UnsupportedTypeError", "asarray", "chop", "finfo", "fma", "format", "p3109",
+    "register_backend", "rounding_mode", "seed", "semantics", "__version__",
 ]

@@ -515,3 +515,40 @@ def fma_op(a, b, c, out, inexact, t, emin, subnormal, xmax, over_val, inf_val, n
             r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))
         out[i] = round_pair(hi, lo, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
                             mode, r62)
+
+
+@nb.njit(inline="always", nogil=True)
+def exact_op(op, x, y, mode):
+    if op == ADD:
+        return exact_sum(x, y, mode)
+    if op == SUBTRACT:
+        return exact_sum(x, -y, mode)
+    if op == MULTIPLY:
+        return exact_product(x, y)
+    if op == DIVIDE:
+        return exact_quotient(x, y)
+    return exact_sqrt(x)
+
+
+@nb.njit(parallel=True, **_JIT)
+def fold_rows(op, x, out, partials, keep_partials, t, emin, subnormal, xmax, over_val, inf_val, negzero,
+              signed, mode, key, offset):
+    """Sequential accumulation along each row of the 2-D ``x``: ``acc = round(acc op x[j])``,
+    every step correctly rounded. ``out[i]`` gets the final value; with ``keep_partials``
+    ``partials[i, j]`` gets every partial result (``cumsum``/``cumprod``)."""
+    n, k = x.shape
+    stochastic = mode == _SR or mode == _SRU
+    for i in nb.prange(n):
+        acc = np.float64(x[i, 0]) if k > 0 else np.float64(out[i])
+        if keep_partials and k > 0:
+            partials[i, 0] = acc
+        for j in range(1, k):
+            hi, lo, sc = exact_op(op, acc, np.float64(x[i, j]), mode)
+            r62 = np.int64(0)
+            if stochastic:
+                r62 = np.int64(random_bits(key, i * k + j + offset) >> np.uint64(2))
+            acc = round_pair(hi, lo, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                             mode, r62)
+            if keep_partials:
+                partials[i, j] = acc
+        out[i] = acc

@@ -1,0 +1,289 @@
+"""``LPFloat``: NumPy code running in an emulated floating-point format."""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+
+from ..chop import chop
+from ..errors import FormatMismatchError, UnsupportedOperationError, UnsupportedTypeError
+from ..formats import FloatFormat, format as as_format
+from ..promotion import result_format, result_mode
+from ..random import next_key
+from ..rounding import RoundingMode, _kernels, rounding_mode
+from ..rounding.params import rounding_params
+from ._base import LPArray
+from ._ufuncs import CORRECTLY_ROUNDED, category
+
+
+class LPFloat(LPArray):
+    """An ndarray of values in an emulated float format; every result is re-rounded.
+
+    Create one with :func:`lowprec.asarray`. Elementwise ``+ - * /`` and ``sqrt`` are
+    correctly rounded in every mode; other ufuncs compute in binary64 and round the
+    result; comparisons give plain booleans; indexing keeps the format.
+    """
+
+    def _round(self, values) -> np.ndarray:
+        fmt = self._require_format()
+        values = np.asarray(values)
+        if values.dtype.kind not in "fiu":
+            raise UnsupportedTypeError(f"cannot store {values.dtype} values in an LPFloat.")
+        return chop(values.astype(self.dtype, copy=False), fmt, self._rmode)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        if _foreign(inputs + (out or ())):
+            return NotImplemented
+        kind = category(ufunc)
+        plain = [x.values if isinstance(x, LPArray) else x for x in inputs]
+        if kind == "predicate":
+            return getattr(ufunc, method)(*plain, out=_plain_out(out), **kwargs)
+        if kind in ("integer_only", "unsupported"):
+            raise UnsupportedOperationError(
+                f"np.{ufunc.__name__} is not defined for LPFloat (category {kind}); "
+                "use np.asarray(x) to leave emulation explicitly."
+            )
+        fmt, mode, dtype = _common(inputs, ufunc.__name__)
+        args = [_weak(x, fmt, mode, dtype) for x in inputs]
+        if method == "__call__":
+            result = _call(ufunc, kind, args, fmt, mode, dtype, kwargs)
+        elif method in ("reduce", "accumulate") and ufunc in (np.add, np.multiply):
+            result = _fold(ufunc, method, args[0], fmt, mode, kwargs)
+        elif method in ("reduce", "accumulate", "outer", "reduceat") and kind in ("exact", "rounded", "correctly_rounded"):
+            if method == "outer":
+                a, b = args
+                a = a.reshape(a.shape + (1,) * np.ndim(b))
+                result = _call(ufunc, kind, [a, b], fmt, mode, dtype, kwargs)
+            elif kind == "exact":
+                result = _round_to(getattr(ufunc, method)(*args, **kwargs), fmt, mode)
+            else:
+                raise UnsupportedOperationError(
+                    f"np.{ufunc.__name__}.{method} has no emulated accumulation; loop explicitly.")
+        else:
+            raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method} is not supported for LPFloat.")
+        return _deliver(result, out, fmt, mode)
+
+
+def _foreign(objs) -> bool:
+    """Another array type with its own protocol (dask, ...) takes precedence (NEP 13)."""
+    for x in objs:
+        f = getattr(type(x), "__array_ufunc__", None)
+        if f is not None and f is not np.ndarray.__array_ufunc__ and not isinstance(x, LPArray):
+            return True
+    return False
+
+
+def _plain_out(out):
+    if out is None:
+        return None
+    return tuple(o.values if isinstance(o, LPArray) else o for o in out)
+
+
+def _common(inputs, name: str):
+    """Result format (the join), mode and storage dtype of the LP operands."""
+    lps = [x for x in inputs if isinstance(x, LPArray)]
+    for x in lps:
+        if not isinstance(x, LPFloat):
+            raise FormatMismatchError(
+                f"np.{name} mixes LPFloat with {type(x).__name__}; convert one explicitly, e.g. "
+                "lp.asarray(np.asarray(x), 'half')."
+            )
+        x._require_format()
+    fmt = result_format([x.format for x in lps])
+    mode = result_mode([x.rmode for x in lps], f"np.{name}")
+    dtype = np.result_type(*[x.dtype for x in lps])
+    try:
+        rounding_params(fmt, True, dtype)
+    except ValueError:
+        dtype = np.dtype(np.float64)
+    return fmt, mode, dtype
+
+
+def _weak(x, fmt, mode, dtype):
+    """Plain operands are weak: rounded into the result format first, like a typed
+    language converting a constant. LP operands are already format values."""
+    if isinstance(x, LPArray):
+        return x.values
+    a = np.asarray(x)
+    if a.dtype.kind in "fiu" and a.dtype != bool:
+        return chop(a.astype(dtype) if a.dtype.kind != "f" else a, fmt, mode)
+    if a.dtype.kind == "b":
+        return a
+    raise UnsupportedTypeError(f"cannot combine {a.dtype} data with an LPFloat.")
+
+
+def _round_to(values, fmt, mode, seed=None):
+    return chop(np.asarray(values), fmt, mode, seed=seed)
+
+
+def _call(ufunc, kind, args, fmt, mode, dtype, kwargs):
+    where = kwargs.pop("where", True)
+    if kwargs:
+        raise UnsupportedOperationError(f"np.{ufunc.__name__}: arguments {sorted(kwargs)} are not supported.")
+    if kind == "correctly_rounded":
+        op = CORRECTLY_ROUNDED[ufunc]
+        if ufunc is np.square:
+            args = [args[0], args[0]]
+        elif ufunc is np.reciprocal:
+            args = [np.ones_like(args[0]), args[0]]
+        result = _exact_then_round(op, args, fmt, mode, dtype)
+    elif kind == "grid":
+        result = _grid(ufunc, args, fmt, mode)
+    else:
+        with np.errstate(all="ignore"):
+            raw = ufunc(*args)
+        result = tuple(_round_to(r, fmt, mode) for r in raw) if isinstance(raw, tuple) else _round_to(raw, fmt, mode)
+    if where is not True:
+        base = np.zeros_like(result) if not isinstance(result, tuple) else None
+        if base is None:
+            raise UnsupportedOperationError(f"where= with np.{ufunc.__name__} is not supported.")
+        np.copyto(base, result, where=where)
+        result = base
+    return result
+
+
+def _exact_then_round(op, args, fmt, mode, dtype):
+    a = np.asarray(args[0], dtype=np.float64)
+    b = np.asarray(args[1] if len(args) > 1 else args[0], dtype=np.float64)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    a = np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
+    b = np.ascontiguousarray(np.broadcast_to(b, shape)).reshape(-1)
+    p = rounding_params(fmt, True, dtype)
+    out = np.empty(a.size)
+    key = next_key() if mode.is_stochastic else np.uint64(0)
+    _kernels.binary_op(op, a, b, out, p.t, p.emin, p.subnormal, p.xmax, p.overflow_value, p.inf_value,
+                       p.negzero, p.signed, int(mode), key, 0)
+    return out.reshape(shape).astype(dtype, copy=False)
+
+
+def _grid(ufunc, args, fmt, mode):
+    """Grid functions on the emulated format's grid."""
+    x = np.asarray(args[0], dtype=np.float64)
+    if ufunc is np.nextafter:
+        y = np.asarray(args[1], dtype=np.float64)
+        up = chop(np.nextafter(x, np.inf), fmt, RoundingMode.UP)
+        down = chop(np.nextafter(x, -np.inf), fmt, RoundingMode.DOWN)
+        return np.where(y > x, up, np.where(y < x, down, np.where(np.isnan(x), x, y)))
+    if ufunc is np.spacing:
+        toward = np.where(np.signbit(x), -np.inf, np.inf)
+        nxt = np.where(np.signbit(x), chop(np.nextafter(x, toward), fmt, RoundingMode.DOWN),
+                       chop(np.nextafter(x, toward), fmt, RoundingMode.UP))
+        with np.errstate(invalid="ignore"):
+            return chop(nxt - x, fmt, mode)
+    if ufunc is np.ldexp:
+        with np.errstate(all="ignore"):
+            return chop(np.ldexp(x, np.asarray(args[1])), fmt, mode)
+    if ufunc is np.frexp:
+        mantissa, exponent = np.frexp(x)
+        return chop(mantissa, fmt, mode), exponent
+    mantissa, whole = np.modf(x)  # np.modf: exact parts
+    return chop(mantissa, fmt, mode), chop(whole, fmt, mode)
+
+
+def _fold(ufunc, method, a, fmt, mode, kwargs):
+    """Sequential accumulation: every partial result rounded, left to right."""
+    axis = kwargs.pop("axis", 0)
+    keepdims = kwargs.pop("keepdims", False)
+    initial = kwargs.pop("initial", np._NoValue)
+    kwargs.pop("dtype", None)
+    if kwargs.pop("where", True) is not True:
+        raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method}: where= is not supported.")
+    if kwargs:
+        raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method}: {sorted(kwargs)} not supported.")
+    a = np.asarray(a, dtype=np.float64)
+    if axis is None:
+        a, axis = a.reshape(-1), 0
+    axis = axis if isinstance(axis, int) else _single_axis(axis, ufunc)
+    moved = np.moveaxis(a, axis, -1)
+    if initial is not np._NoValue:
+        start = np.full(moved.shape[:-1] + (1,), chop(float(initial), fmt, mode))
+        moved = np.concatenate([start, moved], axis=-1)
+    rows = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
+    identity = 0.0 if ufunc is np.add else 1.0
+    out = np.full(rows.shape[0], identity)
+    keep = method == "accumulate"
+    partials = np.empty(rows.shape if keep else (1, 1))
+    p = rounding_params(fmt)
+    key = next_key() if mode.is_stochastic else np.uint64(0)
+    op = _kernels.ADD if ufunc is np.add else _kernels.MULTIPLY
+    _kernels.fold_rows(op, rows, out, partials, keep, p.t, p.emin, p.subnormal, p.xmax, p.overflow_value,
+                       p.inf_value, p.negzero, p.signed, int(mode), key, 0)
+    if keep:
+        result = partials.reshape(moved.shape)
+        if initial is not np._NoValue:
+            result = result[..., 1:]
+        return np.moveaxis(result, -1, axis)
+    result = out.reshape(moved.shape[:-1])
+    return np.expand_dims(result, axis) if keepdims else result
+
+
+def _single_axis(axis, ufunc):
+    if len(axis) == 1:
+        return axis[0]
+    raise UnsupportedOperationError(f"np.{ufunc.__name__}.reduce over several axes: reduce one at a time.")
+
+
+def _deliver(result, out, fmt, mode):
+    """Wrap results as LPFloat, or write them into ``out`` (rounded to out's format)."""
+    if isinstance(result, tuple):
+        outs = out or (None,) * len(result)
+        return tuple(_deliver_one(r, o, fmt, mode) for r, o in zip(result, outs))
+    return _deliver_one(result, out[0] if out else None, fmt, mode)
+
+
+def _deliver_one(result, out, fmt, mode):
+    result = np.asarray(result)
+    if result.dtype.kind not in "fc":  # e.g. frexp's exponents
+        if out is not None:
+            np.copyto(out, result)
+            return out
+        return result
+    if out is None:
+        return LPFloat._wrap(result, fmt, mode)
+    if isinstance(out, LPFloat):
+        np.copyto(out.values, out._round(result))
+    else:
+        np.copyto(out, result, casting="same_kind")
+    return out
+
+
+def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool] = None,
+            seed: Optional[int] = None, rng=None) -> LPFloat:
+    """Round ``x`` into ``fmt`` and return an emulated array.
+
+    Parameters
+    ----------
+    x : array_like
+        Numbers; integers and float16 become float64/float32 storage.
+    fmt : str or FloatFormat, default "half"
+    rmode : int or str, default 1
+        The rounding mode of this rounding and of every result computed from the array.
+    dtype : {float64, float32}, optional
+        Storage dtype; by default float32 stays float32 and everything else is float64.
+    subnormal : bool, optional
+        Override the format's subnormal flag (stored in the format).
+    seed, rng
+        For stochastic modes, as in :func:`lowprec.chop`.
+
+    Returns
+    -------
+    LPFloat
+    """
+    f = as_format(fmt)
+    if not isinstance(f, FloatFormat):
+        raise UnsupportedTypeError(f"lp.asarray({f}): LPFixed and LPInt are not available yet.")
+    if subnormal is not None:
+        f = f.replace(subnormal=bool(subnormal))
+    mode = rounding_mode(rmode)
+    a = x.values if isinstance(x, LPArray) else np.asarray(x)
+    if a.dtype.kind not in "fiu" or a.dtype == np.longdouble:
+        raise UnsupportedTypeError(f"lp.asarray takes real numbers, got {a.dtype}.")
+    if dtype is None:
+        dtype = np.float32 if a.dtype == np.float32 else np.float64
+    a = a.astype(dtype, copy=False)
+    return LPFloat._wrap(chop(a, f, mode, seed=seed, rng=rng), f, mode)
+
+
+def formats_of(xs: Sequence[Any]) -> List[FloatFormat]:
+    return [x.format for x in xs if isinstance(x, LPFloat)]

@@ -20,6 +20,7 @@ from .errors import (
 from .formats import FixedFormat, FloatFormat, IntFormat, finfo, format, p3109
 from .arith import fma
 from .ndarray import LPArray, LPFloat, asarray, semantics
+from .policy import accumulate
 from .random import seed
 from .rounding import RoundingMode, rounding_mode
 
@@ -28,6 +29,14 @@ __version__ = "0.1.0"
 __all__ = [
     "FixedFormat", "FloatFormat", "FormatError", "FormatMismatchError", "FormatRangeError",
     "IntFormat", "LPArray", "LPFloat", "LowprecError", "LowprecWarning", "RoundingMode", "RoundingModeError",
-    "UnsupportedOperationError", "UnsupportedTypeError", "asarray", "chop", "finfo", "fma", "format", "p3109",
+    "UnsupportedOperationError", "UnsupportedTypeError", "accumulate", "asarray", "chop", "finfo", "fma", "format", "p3109",
     "register_backend", "rounding_mode", "seed", "semantics", "__version__",
 ]
+
+
+def __getattr__(name):
+    # Subpackages with heavier imports load on first use: lp.matlab.
+    if name == "matlab":
+        import importlib
+        return importlib.import_module("lowprec.matlab")
+    raise AttributeError(f"module 'lowprec' has no attribute {name!r}")

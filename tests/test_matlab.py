@@ -97,7 +97,8 @@ def roundit_m(y, mode, flip, p, t, randfunc, rand, randi):
         elif mode == 3:
             y = np.floor(y)
         elif mode == 4:
-            y = (((y >= 0) | (y == -np.inf)) * np.floor(y) + ((y < 0) | (y == np.inf)) * np.ceil(y)).astype(y.dtype)
+            y = (((y >= 0) | (y == -np.inf)) * np.floor(y)
+                 + ((y < 0) | (y == np.inf)) * np.ceil(y)).astype(y.dtype)
         elif mode in (5, 6):
             a = np.abs(y)
             frac = a - np.floor(a)
@@ -775,8 +776,10 @@ def test_column_major_buffer_with_shape():
     assert lpm.chop(5.0, shape=(1, 1)).shape == (1, 1)
     with pytest.raises(ValueError, match="needs 16 values"):
         lpm.chop(buf, shape=(4, 4))
-    with pytest.raises(ValueError, match="flat buffer"):
-        lpm.chop(m, shape=(5, 3))
+    # shape= reshapes as MATLAB's reshape (column-major), e.g. a 1xN memoryview of a row
+    assert same_bits(lpm.chop(m, shape=(5, 3)), lpm.chop(np.reshape(m, (5, 3), order="F")))
+    row = memoryview(np.ravel(m, order="F").reshape(1, 15))
+    assert same_bits(lpm.chop(row, shape=(3, 5)), lpm.chop(m))
     # random numbers are used in column-major (MATLAB linear index) order
     rf = np.linspace(0.01, 0.99, 15)
     c = lpm.chop(buf, {"round": 5, "randfunc": rf}, shape=(3, 5))
@@ -820,7 +823,8 @@ def test_single_in_single_out():
         assert c.dtype == np.float32 and c.shape == x.shape
     assert same_bits(lpm.chop(x, {"format": "s"}), x)
     assert same_bits(lpm.chop(x, {"format": "d"}), x)
-    assert same_bits(lpm.chop(x, {"format": "h"}), lpm.chop(x.astype(np.float64), {"format": "h"}).astype(np.float32))
+    via_double = lpm.chop(x.astype(np.float64), {"format": "h"}).astype(np.float32)
+    assert same_bits(lpm.chop(x, {"format": "h"}), via_double)
 
 
 # =========================================================================== the lpchop.m bridge

@@ -232,17 +232,19 @@ def _binomial_ok(ups, n, p, sigmas=6.0) -> bool:
 def sr_frequency(fmt, pool: C.Cases, points, draws, seed, subnormal=True) -> List[Check]:
     """Frequencies: ``draws`` elements equal to ``x`` in one seeded call move away from zero
     a binomial number of times (within 6 sigma) with ``p`` the exact fraction (mode 5) or
-    1/2 (mode 6); and so do ``draws // 4`` one-element calls with seeds ``0, 1, ...``."""
+    1/2 (mode 6); and so do ``draws // 20`` one-element calls with seeds ``0, 1, ...``
+    (for the first two points: those calls are slow)."""
     x = pool.x[np.abs(pool.x) < fmt.xmax]  # beyond xmax both neighbours may overflow
     toward, away = _toward_away(x[: 8 * points], fmt, subnormal, table=fmt.bits <= 16)
     x = x[: 8 * points][~same(toward, away)][:points]
     toward, away = _toward_away(x, fmt, subnormal, table=fmt.bits <= 16)
     out = []
     for mode in STOCHASTIC_MODES:
-        for family, calls in (("sr-freq", 1), ("sr-seeds", draws // 4)):
-            bad = np.zeros(x.size, dtype=bool)
-            ups, mean = np.zeros(x.size), np.zeros(x.size)
-            for i, v in enumerate(x):
+        for family, calls, expected in (("sr-freq", 1, points), ("sr-seeds", draws // 20, min(points, 2))):
+            n = min(x.size, expected)
+            bad = np.zeros(n, dtype=bool)
+            ups, mean = np.zeros(n), np.zeros(n)
+            for i, v in enumerate(x[:n]):
                 if calls == 1:
                     got = lp.chop(np.full(draws, v), fmt, mode, subnormal=subnormal, seed=seed)
                 else:
@@ -252,5 +254,5 @@ def sr_frequency(fmt, pool: C.Cases, points, draws, seed, subnormal=True) -> Lis
                 mean[i] = got.size * p
                 member = (same(got, away[i]) | same(got, toward[i])).all()
                 bad[i] = not (member and _binomial_ok(ups[i], got.size, p))
-            out.append(record(family, fmt, options(subnormal), mode, x, ups, mean, points, bad=bad))
+            out.append(record(family, fmt, options(subnormal), mode, x, ups, mean, expected, bad=bad))
     return out

@@ -23,8 +23,8 @@ significand bit 1. Without subnormals, ``0`` and ``xmin`` are one step apart, so
 between them goes to 0. Precision ``t = 1`` is the exception for ties to even: every
 significand is then 1 and the encodings differ only in the exponent field, so the tie
 goes to the neighbour with the even *encoding* (even biased exponent; 0 is even), as
-IEEE P3109 specifies and its reference implementation gfloat does. Round to odd keeps
-the significand rule (for ``t = 1``: truncate).
+gfloat (Graphcore's reference implementation of the P3109 formats) does. Round to odd
+keeps the significand rule (for ``t = 1``: truncate).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ MODE_LABELS = {1: "rne", 2: "ru", 3: "rd", 4: "rz", 5: "sr", 6: "sru", 7: "rnz",
 #: Width of the random integer of one stochastic rounding (see :func:`round_oracle`).
 RANDOM_BITS = 62
 
-#: Exponent range (emin, emax) of the storage types, used when ``explim=False``.
+#: (emin, emax, precision) of the storage types, used when ``explim=False``.
 STORAGE_RANGE = {"float64": (-1022, 1023, 53), "float32": (-126, 127, 24)}
 
 Real = Union[int, float, Fraction, mpmath.mpf]

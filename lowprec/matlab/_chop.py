@@ -153,10 +153,8 @@ def _as_input(x: Any, shape: Any) -> _Input:
         shape = _parse_shape(shape)
         if arr.size != int(np.prod(shape, dtype=np.int64)):
             raise ValueError(f"shape={shape} needs {int(np.prod(shape))} values, the buffer has {arr.size}.")
-        if arr.ndim > 1:
-            raise ValueError("shape= is for a flat buffer in column-major order; this array is "
-                             f"already {arr.ndim}-D (pass it without shape=).")
-        arr = arr.reshape(shape, order="F")
+        # MATLAB's reshape: column-major (a flat buffer, or a 1xN memoryview, as is).
+        arr = np.ravel(arr, order="F").reshape(shape, order="F")
         kind = "ndarray"
     xclass = _MATLAB_CLASS.get(arr.dtype.name, arr.dtype.name)
     return _Input(arr, kind, typecode, xclass)
@@ -482,7 +480,8 @@ def chop(x: Any = _NOARG, options: Any = None, *, return_options: bool = False, 
         Also return the options in force (chop's second output), as a dict.
     shape : sequence of int, optional
         ``x`` is a flat buffer of a column-major (MATLAB) array of this shape; the
-        result is an ndarray of that shape.
+        result is an ndarray of that shape. (An array with more dimensions is
+        reshaped as MATLAB's ``reshape`` does, in column-major order.)
     rng : numpy.random.Generator or int, optional
         Generator (or seed) of this call for the default ``randfunc`` (modes 5 and 6)
         and for the bit flips; otherwise the module's, see :func:`seed`.

@@ -225,7 +225,9 @@ def _regular_pass(xbits, cbits, start, stop, mode, s, lo_bits, hi_bits, sign_bit
     return nslow
 
 
-@nb.njit(parallel=True, **_JIT)
+# Not cached: it inlines the core's _fast_mag from another file, and numba's cache
+# would not notice a change there.
+@nb.njit(parallel=True, nogil=True, cache=False, fastmath=False)
 def fused(x, xbits, c, cbits, s, lo_bits, hi_bits, sign_bit, t, emin, emins, xmax, xbound,
           min_rep, half_rep, explim, sub_zero, mode, key, canon, qbit, flint, zero_sign_needs_flags):
     """MATLAB chop of every element, in one pass over memory (the fast path).

@@ -94,6 +94,8 @@ else
     popts = py.None;
 end
 
+wassparse = nargin >= 1 && issparse(x);
+if wassparse, x = full(x); end
 if nargin == 0
     xin = py.None; shape = py.None; xclass = 'double';
 else
@@ -117,6 +119,7 @@ else
     pc = r.get('c');
     if isa(x,'single'), c = single(pc); else, c = double(pc); end
     c = reshape(c, size(x));
+    if wassparse, c = sparse(c); end
 end
 if nargout == 2, options = dict_to_struct(r.get('options'), randfunc); end
 end

@@ -13,6 +13,7 @@ from ..promotion import result_format, result_mode
 from ..random import next_key
 from ..rounding import RoundingMode, _kernels, rounding_mode
 from ..rounding.params import rounding_params
+from ._accumulate import fold, matmul
 from ._base import LPArray
 from ._ufuncs import CORRECTLY_ROUNDED, category
 
@@ -46,7 +47,11 @@ class LPFloat(LPArray):
             )
         fmt, mode, dtype = _common(inputs, ufunc.__name__)
         args = [_weak(x, fmt, mode, dtype) for x in inputs]
-        if method == "__call__":
+        if method == "__call__" and kind == "product":
+            if kwargs:
+                raise UnsupportedOperationError(f"np.matmul: arguments {sorted(kwargs)} are not supported.")
+            result = matmul(args[0], args[1], fmt, mode)
+        elif method == "__call__":
             result = _call(ufunc, kind, args, fmt, mode, dtype, kwargs)
         elif method in ("reduce", "accumulate") and ufunc in (np.add, np.multiply):
             result = _fold(ufunc, method, args[0], fmt, mode, kwargs)
@@ -182,7 +187,7 @@ def _grid(ufunc, args, fmt, mode):
 
 
 def _fold(ufunc, method, a, fmt, mode, kwargs):
-    """Sequential accumulation: every partial result rounded, left to right."""
+    """``add``/``multiply`` ``reduce``/``accumulate`` under the accumulation model."""
     axis = kwargs.pop("axis", 0)
     keepdims = kwargs.pop("keepdims", False)
     initial = kwargs.pop("initial", np._NoValue)
@@ -200,21 +205,14 @@ def _fold(ufunc, method, a, fmt, mode, kwargs):
         start = np.full(moved.shape[:-1] + (1,), chop(float(initial), fmt, mode))
         moved = np.concatenate([start, moved], axis=-1)
     rows = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
-    identity = 0.0 if ufunc is np.add else 1.0
-    out = np.full(rows.shape[0], identity)
     keep = method == "accumulate"
-    partials = np.empty(rows.shape if keep else (1, 1))
-    p = rounding_params(fmt)
-    key = next_key() if mode.is_stochastic else np.uint64(0)
-    op = _kernels.ADD if ufunc is np.add else _kernels.MULTIPLY
-    _kernels.fold_rows(op, rows, out, partials, keep, p.t, p.emin, p.subnormal, p.xmax, p.overflow_value,
-                       p.inf_value, p.negzero, p.signed, int(mode), key, 0)
+    final, partials = fold(ufunc is np.add, rows, fmt, mode, keep)
     if keep:
         result = partials.reshape(moved.shape)
         if initial is not np._NoValue:
             result = result[..., 1:]
         return np.moveaxis(result, -1, axis)
-    result = out.reshape(moved.shape[:-1])
+    result = final.reshape(moved.shape[:-1])
     return np.expand_dims(result, axis) if keepdims else result
 
 

@@ -51,6 +51,19 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     return total / count
 
 
+@dispatched(np.dot)
+def dot(a, b, out=None):
+    """Emulated dot product (1-D and 2-D as np.matmul). **Rounding:** the accumulation model
+    in force (see lowprec.policy), as for np.matmul."""
+    if out is not None:
+        raise UnsupportedOperationError("np.dot of an LPFloat: out= is not supported.")
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return np.multiply(a, b)
+    if np.ndim(a) > 2 or np.ndim(b) > 2:
+        raise UnsupportedOperationError("np.dot of arrays above 2-D: use np.matmul (different semantics).")
+    return np.matmul(a, b)
+
+
 def semantics(function) -> str:
     """How LPFloat treats a NumPy function or ufunc: one line for humans."""
     from ._ufuncs import CATEGORIES

@@ -7,6 +7,7 @@
 | ``exact`` | the result is a format value already (sign changes, max/min, floor, ...); rounded anyway, which is the identity except for formats without -0 |
 | ``predicate`` | comparisons and tests: plain boolean arrays |
 | ``grid`` | ``nextafter``, ``spacing``, ``frexp``, ``ldexp``, ``modf`` on the format's grid, not binary64's |
+| ``product`` | ``matmul`` under the accumulation model (:mod:`lowprec.policy`) |
 | ``integer_only`` / ``unsupported`` | raise :class:`~lowprec.errors.UnsupportedOperationError` |
 """
 
@@ -43,13 +44,14 @@ INTEGER_ONLY = {
     np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.invert, np.left_shift, np.right_shift,
     np.gcd, np.lcm, np.bitwise_count,
 }
-#: Not (yet) emulated: matrix products go through the accumulation models of
-#: np.matmul's function implementation; the others have no float meaning.
-UNSUPPORTED = {np.matmul, np.vecdot, np.isnat, np.matvec, np.vecmat}
+#: Matrix products, under the accumulation models of lowprec.policy.
+PRODUCT = {np.matmul}
+#: Not (yet) emulated, or without a float meaning.
+UNSUPPORTED = {np.vecdot, np.isnat, np.matvec, np.vecmat}
 
 CATEGORIES: Dict[np.ufunc, str] = {}
 for _name, _set in [("correctly_rounded", CORRECTLY_ROUNDED), ("rounded", ROUNDED), ("exact", EXACT),
-                    ("predicate", PREDICATE), ("grid", GRID), ("integer_only", INTEGER_ONLY),
+                    ("predicate", PREDICATE), ("grid", GRID), ("product", PRODUCT), ("integer_only", INTEGER_ONLY),
                     ("unsupported", UNSUPPORTED)]:
     for _u in _set:
         if _u in CATEGORIES:

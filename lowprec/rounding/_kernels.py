@@ -246,7 +246,9 @@ def _fast_mag(mag, neg, mode, s, r62, lsb_stored):
     kept = mag & ~mask
     rem = mag & mask
     if mode == _NEAREST_EVEN:
-        return (mag + (mask >> 1) + ((mag >> s) & 1)) & ~mask
+        # the last significand bit; with t = 1 it is the hidden 1 (odd)
+        parity = ((mag >> s) & lsb_stored) | (1 - lsb_stored)
+        return (mag + (mask >> 1) + parity) & ~mask
     if mode == _NEAREST_AWAY:
         return (mag + (np.int64(1) << (s - 1))) & ~mask
     if mode == _NEAREST_ZERO:
@@ -552,3 +554,62 @@ def fold_rows(op, x, out, partials, keep_partials, t, emin, subnormal, xmax, ove
             if keep_partials:
                 partials[i, j] = acc
         out[i] = acc
+
+
+@nb.njit(parallel=True, **_JIT)
+def matmul_rows(a, b, out, fused, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode,
+                key, offset):
+    """``out = a @ b`` (2-D) with sequential accumulation in the format: for each entry,
+    ``acc = round(acc + round(a[i,k] * b[k,j]))`` left to right, or with ``fused`` one
+    rounding per step, ``acc = round(acc + a[i,k] * b[k,j])`` (an fma)."""
+    m, kk = a.shape
+    n = b.shape[1]
+    stochastic = mode == _SR or mode == _SRU
+    for i in nb.prange(m):
+        for j in range(n):
+            acc = 0.0
+            for k in range(kk):
+                x = np.float64(a[i, k])
+                y = np.float64(b[k, j])
+                base = ((i * n + j) * kk + k) * 2 + offset
+                r1 = np.int64(0)
+                r2 = np.int64(0)
+                if stochastic:
+                    r1 = np.int64(random_bits(key, base) >> np.uint64(2))
+                    r2 = np.int64(random_bits(key, base + 1) >> np.uint64(2))
+                if fused:
+                    p = x * y
+                    hp, lp_, sp = exact_product(x, y)
+                    exact = not (lp_ != 0.0 or math.ldexp(p, -sp) != hp or abs(p) == np.inf) or _special(x, y)
+                    if k == 0:
+                        hi, lo, sc = hp, lp_, sp
+                    elif exact:
+                        hi, lo, sc = exact_sum(acc, p, mode)
+                    else:  # the product needs more than binary64: round it to odd first (sticky)
+                        hi, lo, sc = exact_sum(acc, _odd64(hp, lp_, sp), mode)
+                    acc = round_pair(hi, lo, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero,
+                                     signed, mode, r2)
+                else:
+                    hp, lp_, sp = exact_product(x, y)
+                    prod = round_pair(hp, lp_, sp, t, emin, subnormal, xmax, over_val, inf_val, negzero,
+                                      signed, mode, r1)
+                    if k == 0:
+                        acc = prod
+                    else:
+                        hi, lo, sc = exact_sum(acc, prod, mode)
+                        acc = round_pair(hi, lo, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero,
+                                         signed, mode, r2)
+            out[i, j] = acc
+
+
+@nb.njit(inline="always", nogil=True)
+def _odd64(hi, lo, scale):
+    """``(hi + lo) * 2**scale`` rounded to binary64 by round-to-odd: a sticky value that
+    rounds correctly afterwards into any format of at most 51 bits."""
+    v = math.ldexp(hi, scale)
+    if lo == 0.0:
+        return v
+    m, e = math.frexp(hi)
+    if (np.int64(math.ldexp(abs(m), 53)) & 1) == 0:  # even: the other neighbour is odd
+        v = np.nextafter(v, np.inf if lo > 0.0 else -np.inf)
+    return v

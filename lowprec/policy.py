@@ -1,0 +1,63 @@
+"""Accumulation models, chosen with ``with lp.accumulate(...)`` or per call.
+
+* ``"sequential"`` (default): every product and every partial sum rounded, left to
+  right: the standard model of rounding error analysis.
+* ``"pairwise"``: a balanced tree, every node rounded.
+* ``"fma"``: each step ``acc + a*b`` rounded once.
+* ``"exact"``: computed in binary64 and rounded once (exact for sums of format values
+  whose exponents span less than binary64's precision; otherwise binary64's own
+  pairwise rounding applies before the final rounding).
+* a format (``"fp32"``, ``lp.format("single")``, ...): accumulate in that wider format
+  (sequentially), round the result once into the operands' format, as tensor cores do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from typing import Iterator, Optional, Union
+
+from .errors import LowprecError
+from .formats import FloatFormat, format as as_format
+
+MODELS = ("sequential", "pairwise", "fma", "exact")
+
+_current: contextvars.ContextVar = contextvars.ContextVar("lowprec_accumulate", default="sequential")
+
+
+def accumulation_model(model: Optional[Union[str, FloatFormat]] = None) -> Union[str, FloatFormat]:
+    """Validate ``model`` (``None`` means the one in force)."""
+    if model is None:
+        return _current.get()
+    if isinstance(model, str) and model.lower() in MODELS:
+        return model.lower()
+    try:
+        fmt = as_format(model)
+    except ValueError:
+        raise LowprecError(
+            f"unknown accumulation model {model!r}; use one of {MODELS} or a format such as 'fp32'."
+        ) from None
+    if not isinstance(fmt, FloatFormat):
+        raise LowprecError(f"an accumulator format must be a float format, got {fmt}.")
+    return fmt
+
+
+@contextlib.contextmanager
+def accumulate(model: Union[str, FloatFormat]) -> Iterator[None]:
+    """Use ``model`` for every reduction and product in the block.
+
+    Examples
+    --------
+    >>> import numpy as np, lowprec as lp
+    >>> x = lp.asarray(np.ones(5000), "half")
+    >>> float(np.sum(x).values), float(x.sum().values)
+    (2048.0, 2048.0)
+    >>> with lp.accumulate("exact"):
+    ...     float(np.sum(x).values)
+    5000.0
+    """
+    token = _current.set(accumulation_model(model))
+    try:
+        yield
+    finally:
+        _current.reset(token)

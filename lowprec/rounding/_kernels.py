@@ -99,7 +99,9 @@ def _outward(mode, neg):
     return mode != _ZERO and mode != _ODD
 
 
-@nb.njit(inline="always", nogil=True)
+# Compiled once and called (not inlined): each kernel's many call sites would otherwise
+# multiply numba's compile time.
+@nb.njit(nogil=True, cache=True)
 def round_pair(hi, lo, scale, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, r62):
     """Round the exact value ``(hi + lo) * 2**scale`` into the format.
 
@@ -169,7 +171,7 @@ def round_pair(hi, lo, scale, t, emin, subnormal, xmax, over_val, inf_val, negze
     return -v if neg else v
 
 
-@nb.njit(inline="always", nogil=True)
+@nb.njit(nogil=True, cache=True)
 def round_one(x, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, r62):
     """Round the float ``x`` into the format (:func:`round_pair` of an exact value)."""
     return round_pair(x, 0.0, 0, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, r62)

@@ -14,7 +14,7 @@ $(VENV)/.base: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base pyproject.toml
-	$(PIP) install -e ".[test]"
+	$(PIP) install -e ".[test,torch]"
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.test pyproject.toml

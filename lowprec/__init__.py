@@ -35,8 +35,8 @@ __all__ = [
 
 
 def __getattr__(name):
-    # Subpackages with heavier imports load on first use: lp.matlab.
-    if name == "matlab":
+    # Subpackages with heavier imports load on first use: lp.matlab, lp.jax, lp.torch.
+    if name in ("matlab", "jax", "torch"):
         import importlib
-        return importlib.import_module("lowprec.matlab")
+        return importlib.import_module(f"lowprec.{name}")
     raise AttributeError(f"module 'lowprec' has no attribute {name!r}")

@@ -56,3 +56,13 @@ def find_backend(x: Any, default: Handler) -> Handler:
             "convert to a NumPy array first (np.asarray(x))."
         )
     return default
+
+
+# JAX arrays (the concrete type's name moved between jaxlib versions) and tracers
+# inside jit/vmap/grad; registered by name, so importing lowprec never imports jax.
+for _name in ("jaxlib._jax.ArrayImpl", "jaxlib.xla_extension.ArrayImpl", "jax._src.core.Tracer"):
+    register_backend(_name, "lowprec.jax._chop:chop_jax")
+del _name
+
+# PyTorch tensors (and their subclasses: nn.Parameter, LPTensor), registered by name.
+register_backend("torch.Tensor", "lowprec.torch._chop:chop_tensor")

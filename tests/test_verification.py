@@ -107,7 +107,8 @@ def test_explim_false_keeps_precision_and_takes_the_storage_range():
     assert round_oracle(x, BF16, NEAREST_EVEN, explim=False) == 3 * 2.0**-200
     assert round_oracle(x, BF16, NEAREST_EVEN) == 0.0
     assert round_oracle(2.0**-151, BF16, UP, explim=False, storage="float32") == 2.0**-149
-    assert round_oracle(2.0**128, BF16, TOWARD_ZERO, explim=False, storage="float32") == 2.0**128 * (1 - 2.0**-8)
+    top = 2.0**128 * (1 - 2.0**-8)  # the largest 8-bit float32
+    assert round_oracle(2.0**128, BF16, TOWARD_ZERO, explim=False, storage="float32") == top
     assert round_oracle(2.0**128, BF16, NEAREST_EVEN, explim=False, storage="float32") == math.inf
     # storage subnormals keep up to t bits: precision only, down to the storage's own grid
     assert round_oracle(3 * 2.0**-1074, BF16, NEAREST_EVEN, explim=False) == 3 * 2.0**-1074
@@ -136,8 +137,10 @@ def test_format_values():
     assert format_values(HALF).size == 63487
 
 
-@pytest.mark.parametrize("fmt", [HALF, E4M3FN, lp.format("fp4_e2m1"), lp.p3109(8, 3), lp.p3109(8, 5, signed=False)],
-                         ids=lambda f: f.label)
+SAMPLED = [HALF, E4M3FN, lp.format("fp4_e2m1"), lp.p3109(8, 3), lp.p3109(8, 5, signed=False), lp.p3109(8, 1)]
+
+
+@pytest.mark.parametrize("fmt", SAMPLED, ids=lambda f: f.label)
 def test_table_oracle_agrees_with_mpmath_on_a_sample(fmt):
     pool = np.concatenate([C.format_points(fmt).x, C.boundaries(fmt).x, C.fp16_bits().x])
     x = C.take(C.Cases("pool", pool, 0), 150, rng(1)).x
@@ -170,7 +173,8 @@ def assert_all_ok(results):
 
 
 def test_table_sweep_slice():
-    fams = [C.take(C.fp16_near(), 3000, rng(2)), C.format_points(E4M3FN), C.take(C.fp16_near(np.float32), 2000, rng(3))]
+    fams = [C.take(C.fp16_near(), 3000, rng(2)), C.format_points(E4M3FN),
+            C.take(C.fp16_near(np.float32), 2000, rng(3))]
     assert_all_ok(K.table_sweep(E4M3FN, fams, DETERMINISTIC))
     assert_all_ok(K.table_sweep(HALF, [C.fp16_bits()], (NEAREST_EVEN, ODD)))
 
@@ -184,8 +188,8 @@ def test_mpmath_sample_slice():
 def test_mpmath_random_slice(dtype):
     g = rng(5)
     for fmt in (BF16, lp.format("tf32"), lp.format("e3m4")):
-        fams = [C.random_bits(40, g, dtype), C.random_range(fmt, 40, g, dtype), C.format_sample(fmt, 10, g, dtype),
-                C.boundaries(fmt, dtype)]
+        fams = [C.random_bits(40, g, dtype), C.random_range(fmt, 40, g, dtype),
+                C.format_sample(fmt, 10, g, dtype), C.boundaries(fmt, dtype)]
         assert_all_ok(K.mpmath_check(fmt, fams, (NEAREST_EVEN, UP, TOWARD_ZERO, ODD)))
 
 
@@ -203,11 +207,13 @@ def test_roundtrip_and_ml_dtypes_slice():
 
 def test_stochastic_slices():
     f = lp.format("fp4_e2m1")
-    assert_all_ok(K.sr_neighbours(E4M3FN, [C.take(C.fp16_near(), 3000, rng(7)), C.format_points(E4M3FN)], seed=3))
+    fams = [C.take(C.fp16_near(), 3000, rng(7)), C.format_points(E4M3FN)]
+    assert_all_ok(K.sr_neighbours(E4M3FN, fams, seed=3))
     assert_all_ok(K.sr_enumerate(f, 5, rng(8)) + K.sr_enumerate(f, 5, rng(9), subnormal=False))
     assert_all_ok(K.sr_enumerate(lp.format("fp32"), 4, rng(10)))
+    near32 = C.random_range(BF16, 60, rng(13), np.float32)
     assert_all_ok(K.sr_rbits(BF16, C.random_bits(60, rng(11)), 60, rng(12))
-                  + K.sr_rbits(BF16, C.random_range(BF16, 60, rng(13), np.float32), 60, rng(14), subnormal=False))
+                  + K.sr_rbits(BF16, near32, 60, rng(14), subnormal=False))
     assert_all_ok(K.sr_frequency(HALF, C.random_range(HALF, 64, rng(15)), 1, 2000, seed=5))
 
 

@@ -9,11 +9,11 @@ shrinks is caught by the suite.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 
-from .oracle import format_values, table_grid
+from .oracle import table_grid
 
 
 class Cases(NamedTuple):
@@ -104,7 +104,7 @@ def boundary_points(t: int, emin: int, xmax: float, dtype=np.float64) -> np.ndar
 BOUNDARY_COUNT = 2 * 3 * 26 + 5
 
 
-def boundaries(fmt, dtype=np.float64, subnormal: Optional[bool] = None) -> Cases:
+def boundaries(fmt, dtype=np.float64) -> Cases:
     """Overflow and underflow boundaries of ``fmt`` (and of the storage), both signs."""
     return Cases("boundaries", boundary_points(fmt.t, fmt.emin, fmt.xmax, dtype), BOUNDARY_COUNT)
 
@@ -155,6 +155,6 @@ def take(cases: Cases, n: int, rng: np.random.Generator) -> Cases:
 
 __all__ = [
     "BOUNDARY_COUNT", "Cases", "boundaries", "boundary_points", "finite_count", "format_points",
-    "format_sample", "format_values", "fp16_bits", "fp16_families", "fp16_near", "random_bits",
+    "format_sample", "fp16_bits", "fp16_families", "fp16_near", "random_bits",
     "random_range", "storage_boundaries", "take",
 ]

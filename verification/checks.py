@@ -104,7 +104,8 @@ def mpmath_sample(fmt, pool: C.Cases, n, rng, modes, subnormals=(True, False)) -
     return out
 
 
-def mpmath_check(fmt, families: Iterable[C.Cases], modes, subnormals=(True, False), explim=True) -> List[Check]:
+def mpmath_check(fmt, families: Iterable[C.Cases], modes, subnormals=(True, False),
+                 explim=True) -> List[Check]:
     """``lp.chop`` against the mpmath oracle (any format, float64 or float32 storage)."""
     out = []
     for cases in families:
@@ -194,7 +195,8 @@ def sr_enumerate(fmt, k: int, rng, subnormal=True) -> List[Check]:
     mags = (lo[:, None] + gap[:, None] * j / 2**k).reshape(-1)
     x = np.concatenate([mags, -mags])
     jj = np.tile(j, 2 * lo.size)
-    rbits = (np.arange(2**k, dtype=np.int64) << (RANDOM_BITS - k)) | rng.integers(0, 2 ** (RANDOM_BITS - k), 2**k)
+    low = rng.integers(0, 2 ** (RANDOM_BITS - k), 2**k)  # the bits below the top k: irrelevant
+    rbits = (np.arange(2**k, dtype=np.int64) << (RANDOM_BITS - k)) | low
     toward, away = _toward_away(x, fmt, subnormal, table=fmt.bits <= 16)
     out = []
     for mode in STOCHASTIC_MODES:

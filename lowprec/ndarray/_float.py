@@ -268,6 +268,9 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
     -------
     LPFloat
     """
+    if _is_torch_tensor(x):  # torch tensors become lp.torch.LPTensor (imports torch lazily)
+        from ..torch import as_lp
+        return as_lp(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng)
     f = as_format(fmt)
     if not isinstance(f, FloatFormat):
         raise UnsupportedTypeError(f"lp.asarray({f}): LPFixed and LPInt are not available yet.")
@@ -281,6 +284,10 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
         dtype = np.float32 if a.dtype == np.float32 else np.float64
     a = a.astype(dtype, copy=False)
     return LPFloat._wrap(chop(a, f, mode, seed=seed, rng=rng), f, mode)
+
+
+def _is_torch_tensor(x) -> bool:
+    return any(c.__module__ == "torch" and c.__qualname__ == "Tensor" for c in type(x).__mro__)
 
 
 def formats_of(xs: Sequence[Any]) -> List[FloatFormat]:

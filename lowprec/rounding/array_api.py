@@ -146,3 +146,254 @@ def _outward(mode: RoundingMode, negative, ops: Ops):
     if mode in (RoundingMode.TOWARD_ZERO, RoundingMode.ODD):
         return negative & ~negative
     return negative | ~negative
+
+
+# --------------------------------------------------------------------------------------
+# Correctly rounded arithmetic in whole-array operations (shared by torch and JAX):
+# error-free transformations give the exact result as ``(hi + lo) * 2**scale`` and
+# :func:`round_pair` rounds that once, bit-identical to ``_kernels.round_pair`` and the
+# ``binary_op`` kernel behind :mod:`lowprec.arith`. Float64 operands only.
+
+ADD, SUBTRACT, MULTIPLY, DIVIDE, SQRT = range(5)  # the numbering of ``_kernels``
+_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for binary64
+
+
+def _ldexp_wide(x, k, ops: Ops):
+    """``x * 2**k`` for any integer array ``k``: three exact steps, so that each power of
+    two stays normal; only the last step can round (the kernels' ``math.ldexp``)."""
+    bias = _STORAGE[ops.bits(x)][1]
+    lim = 3 * (bias - 1)
+    k = ops.where(k > lim, k * 0 + lim, ops.where(k < -lim, k * 0 - lim, k))
+    k1 = k // 3  # floor division: the three parts share the sign of k
+    k2 = (k - k1) // 2
+    return ops.ldexp(ops.ldexp(ops.ldexp(x, k1), k2), k - k1 - k2)
+
+
+def _sqrt(x):
+    """Correctly rounded square root of any supported array (method or NumPy ufunc)."""
+    method = getattr(x, "sqrt", None)
+    return method() if callable(method) else np.sqrt(x)
+
+
+def _exponent(a, ops: Ops):
+    """``floor(log2(a))`` of positive finite float64 ``a`` (storage subnormals included),
+    as an int64 array."""
+    boost = 64
+    small = a < 2.0 ** -1022
+    up = ops.where(small, ops.ldexp(a, _full_int(a, boost, ops)), a)
+    e = ((ops.to_int(up) >> 52) & 2047) - 1023
+    return ops.where(small, e - boost, e)
+
+
+def _signbit(x, ops: Ops):
+    return ops.to_int(x) < 0
+
+
+def _finite_nonzero(x):
+    return (x != 0) & (x == x) & (x != float("inf")) & (x != -float("inf"))
+
+
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _two_prod(a, b):
+    """``a*b == p + e`` exactly for ``|a|, |b|`` in [1, 4) (Veltkamp/Dekker, no FMA)."""
+    p = a * b
+    t = _SPLIT * a
+    ah = t - (t - a)
+    al = a - ah
+    t = _SPLIT * b
+    bh = t - (t - b)
+    bl = b - bh
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return p, e
+
+
+def exact_sum(a, b, mode, ops: Ops = NUMPY_OPS):
+    """``(hi, lo, scale)`` with ``a + b == (hi + lo) * 2**scale`` exactly (``_kernels.exact_sum``)."""
+    mode = rounding_mode(mode)
+    zeros = ops.to_float_int(ops.to_int(a) * 0, a)  # +0.0
+    ok = (a == a) & (b == b)
+    s, e = _two_sum(a, b)
+    na, nb = _signbit(a, ops), _signbit(b, ops)
+    both_neg = na & nb
+    both_pos = ~na & ~nb
+    neg_zero = both_neg | (~both_pos & (mode == RoundingMode.DOWN))
+    exact_zero = (s == 0) & (e == 0) & ok
+    inf = float("inf")
+    a_fin = (a == a) & (a != inf) & (a != -inf)
+    b_fin = (b == b) & (b != inf) & (b != -inf)
+    over = ((s == inf) | (s == -inf)) & a_fin & b_fin
+    s2, e2 = _two_sum(a * 0.5, b * 0.5)
+    special = (s != s) | (s == inf) | (s == -inf)
+    hi = ops.where(over, s2, s)
+    lo = ops.where(over, e2, ops.where(special, zeros, e))
+    scale = ops.float_to_int64(zeros) + ops.float_to_int64(ops.where(over, zeros + 1, zeros))
+    hi = ops.where(exact_zero, ops.where(neg_zero, -zeros, zeros), hi)
+    lo = ops.where(exact_zero, zeros, lo)
+    return hi, lo, scale
+
+
+def _split(a, ops: Ops):
+    """``a == m * 2**e`` with ``|m|`` in [1, 2) for finite nonzero ``a`` (else m = 1, e = 0)."""
+    good = _finite_nonzero(a)
+    one = ops.to_float_int(ops.to_int(a) * 0 + 1, a)
+    safe = ops.where(good, a, one)
+    mag = ops.where(safe < 0, -safe, safe)
+    e = _exponent(mag, ops)
+    return _ldexp_wide(safe, -e, ops), e, good
+
+
+def exact_product(a, b, ops: Ops = NUMPY_OPS):
+    """``(hi, lo, scale)`` with ``a * b == (hi + lo) * 2**scale`` exactly."""
+    ma, ea, ga = _split(a, ops)
+    mb, eb, gb = _split(b, ops)
+    p, e = _two_prod(ma, mb)
+    good = ga & gb
+    plain = a * b
+    zero = ops.to_float_int(ops.to_int(a) * 0, a)
+    return ops.where(good, p, plain), ops.where(good, e, zero), ops.where(good, ea + eb, ea * 0)
+
+
+def exact_quotient(a, b, ops: Ops = NUMPY_OPS):
+    """``(hi, lo, scale)`` with ``a / b == (hi + lo) * 2**scale``, ``lo`` from the exact
+    remainder (exact to within a rounding of ``r / mb``, as in the kernels)."""
+    ma, ea, ga = _split(a, ops)
+    mb, eb, gb = _split(b, ops)
+    q = ma / mb
+    p, e = _two_prod(q, mb)
+    r = (ma - p) - e
+    good = ga & gb
+    zero = ops.to_float_int(ops.to_int(a) * 0, a)
+    return ops.where(good, q, a / b), ops.where(good, r / mb, zero), ops.where(good, ea - eb, ea * 0)
+
+
+def exact_sqrt(a, ops: Ops = NUMPY_OPS):
+    """``(hi, lo, scale)`` with ``sqrt(a) == (hi + lo) * 2**scale`` (remainder-based ``lo``)."""
+    good = _finite_nonzero(a) & (a > 0)
+    m, e, _ = _split(ops.where(good, a, a * 0 + 1), ops)
+    m = ops.where(good, m, m * 0 + 1)
+    odd = (e % 2) != 0
+    m = ops.where(odd, m * 2.0, m)
+    e = ops.where(odd, e - 1, e)
+    s = _sqrt(m)
+    p, err = _two_prod(s, s)
+    r = (m - p) - err
+    zero = m * 0
+    nan = zero + float("nan")
+    special = ops.where(a < 0, nan, _sqrt(a))
+    return ops.where(good, s, special), ops.where(good, r / (2.0 * s), zero), ops.where(good, e // 2, e * 0)
+
+
+def exact_op(op: int, a, b, mode, ops: Ops = NUMPY_OPS):
+    """The exact pair of ``a op b`` (``b`` ignored for ``SQRT``), numbered as ``_kernels``."""
+    if op == ADD:
+        return exact_sum(a, b, mode, ops)
+    if op == SUBTRACT:
+        return exact_sum(a, -b, mode, ops)
+    if op == MULTIPLY:
+        return exact_product(a, b, ops)
+    if op == DIVIDE:
+        return exact_quotient(a, b, ops)
+    if op == SQRT:
+        return exact_sqrt(a, ops)
+    raise ValueError(f"unknown operation {op!r}")
+
+
+def _sr_threshold(f_hi, d, ops: Ops):
+    """``floor((f_hi + d) * 2**62)`` exactly, as int64 (``_kernels._sr_threshold``)."""
+    k62 = _full_int(f_hi, 62, ops)
+    a = ops.ldexp(f_hi, k62)
+    whole = ops.floor(a)
+    extra = ops.float_to_int64(ops.floor(ops.ldexp(d, k62)))
+    return ops.float_to_int64(whole) + ops.where(a != whole, extra * 0, extra)
+
+
+def round_pair(hi, lo, scale, p: RoundingParams, mode, r62=None, ops: Ops = NUMPY_OPS):
+    """Round the exact values ``(hi + lo) * 2**scale`` into the format, once.
+
+    Whole-array twin of ``_kernels.round_pair`` (same decisions, bit for bit): ``hi``
+    float64, ``lo`` a residual with ``|lo| <= ulp(hi)/2``, ``scale`` an int64 array. A
+    zero ``hi`` is an exact zero of that sign; NaN and infinite ``hi`` are specials.
+    """
+    mode = rounding_mode(mode)
+    if mode.is_stochastic and r62 is None:
+        raise ValueError(f"rounding mode {mode.name.lower()} needs random bits (r62).")
+    inf = float("inf")
+    neg = _signbit(hi, ops)
+    ahi = ops.where(neg, -hi, hi)
+    zeros = ops.to_float_int(ops.to_int(hi) * 0, hi)
+    ints = ops.float_to_int64(zeros)
+    good = (ahi > 0) & (ahi < inf)
+    safe = ops.where(good, ahi, zeros + 1)
+    lo = ops.where(good, lo, zeros)
+    alo = ops.where(neg, -lo, lo)
+    scale = ints + scale
+    e0 = _exponent(safe, ops)
+    mf = _ldexp_wide(safe, 52 - e0, ops)  # the 53-bit significand as an integer-valued float
+    e = e0 + scale
+    e = ops.where((mf == 2.0 ** 52) & (alo < 0), e - 1, e)
+    below = p.emin - (p.t - 1) if p.subnormal else p.emin
+    q = ops.where(e >= p.emin, e - (p.t - 1), ints + below)
+    s = q - (e0 - 52 + scale)
+    # s < 0 only by one (t = 53 below a power of two); s > 53 leaves a tiny fraction whose
+    # exact size no decision depends on, so the shift is capped where it stays normal
+    s = ops.where(s > 1000, ints + 1000, s)
+    shifted = _ldexp_wide(mf, -s, ops)
+    kept = ops.floor(shifted)
+    f_hi = shifted - kept
+    d = _ldexp_wide(alo, scale - q, ops)
+    tiny = zeros + 5e-324
+    d = ops.where((d == 0) & (alo != 0), ops.where(alo < 0, -tiny, tiny), d)
+    borrow = (f_hi == 0) & (d < 0)
+    kept = ops.where(borrow, kept - 1, kept)
+    d = ops.where(borrow, d + 0.5, d)
+    f_hi = ops.where(borrow, zeros + 0.5, f_hi)
+    inexact = (f_hi != 0) | (d != 0)
+    odd = (kept - 2 * ops.floor(kept / 2)) == 1
+    c = (f_hi - 0.5) + d
+    if mode == RoundingMode.STOCHASTIC:
+        up = r62 < _sr_threshold(f_hi, d, ops)
+    elif mode == RoundingMode.STOCHASTIC_UNIFORM:
+        up = ((r62 >> 61) & 1) == 1
+    elif mode == RoundingMode.UP:
+        up = ~neg
+    elif mode == RoundingMode.DOWN:
+        up = neg
+    elif mode == RoundingMode.TOWARD_ZERO:
+        up = neg & ~neg
+    elif mode == RoundingMode.ODD:
+        up = ~odd
+    elif mode == RoundingMode.NEAREST_EVEN:
+        up = (c > 0) | ((c == 0) & odd)
+    elif mode == RoundingMode.NEAREST_AWAY:
+        up = c >= 0
+    else:
+        up = c > 0
+    up = up & inexact
+    k = kept + ops.where(up, zeros + 1, zeros)
+    v = _ldexp_wide(k, q, ops)
+    outward = _outward(mode, neg, ops)
+    v = ops.where(v > p.xmax, ops.where(outward, zeros + p.overflow_value, zeros + p.xmax), v)
+    zero_out = ops.where(neg & (p.negzero and p.signed), -zeros, zeros)
+    result = ops.where(neg, -v, v)
+    result = ops.where(k == 0, zero_out, result)
+    if not p.signed:
+        neg_result = 0.0 if p.overflow_value == p.xmax else float("nan")
+        result = ops.where(neg & (k != 0), zeros + neg_result, result)
+    inf_out = ops.where(neg, -(zeros + p.inf_value), zeros + p.inf_value)
+    if not p.signed:
+        inf_out = ops.where(neg, zeros + (0.0 if p.overflow_value == p.xmax else float("nan")), inf_out)
+    result = ops.where(ahi == inf, inf_out, result)
+    result = ops.where(hi == 0, zero_out, result)
+    return ops.where(hi != hi, hi, result)
+
+
+def round_op(op: int, a, b, p: RoundingParams, mode, r62=None, ops: Ops = NUMPY_OPS):
+    """``round(a op b)`` correctly rounded, float64 arrays of one shape (``b`` ignored by
+    ``SQRT``): :func:`exact_op` then :func:`round_pair`."""
+    hi, lo, scale = exact_op(op, a, b, mode, ops)
+    return round_pair(hi, lo, scale, p, mode, r62, ops)

@@ -1,0 +1,12 @@
+"""PyTorch backend: ``lp.chop`` on tensors and the emulated :class:`LPTensor`.
+
+Importing this module imports torch; ``import lowprec`` alone never does (the chop
+backend is registered by name in :mod:`lowprec.dispatch`).
+"""
+
+from ._chop import chop_tensor, params_for, random62, round_tensor
+from ._ops import TORCH_OPS
+from ._tensor import CORRECTLY_ROUNDED, LPTensor, as_lp
+
+__all__ = ["CORRECTLY_ROUNDED", "LPTensor", "TORCH_OPS", "as_lp", "chop_tensor", "params_for", "random62",
+           "round_tensor"]

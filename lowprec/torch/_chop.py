@@ -1,0 +1,181 @@
+"""The PyTorch backend of :func:`lowprec.chop`.
+
+The rounding is :func:`lowprec.rounding.array_api.round_array` driven through
+:data:`TORCH_OPS`: the same whole-array code as every other backend, bit-identical to
+the NumPy kernels. It runs on the tensor's device with no host round-trip.
+
+Random stream of the stochastic modes
+-------------------------------------
+Each stochastic rounding draws one 62-bit integer per element with
+``torch.randint(0, 2**62, x.shape, dtype=torch.int64, generator=g, device=x.device)``
+(flattened in C order), and element ``i`` rounds up when ``r62[i] <
+floor(fraction * 2**62)`` (``"stochastic"``) or when bit 61 of ``r62[i]`` is set
+(``"stochastic_uniform"``). The generator ``g`` is:
+
+* ``rng=`` a ``torch.Generator`` on the tensor's device: used directly (it advances);
+* otherwise a fresh ``torch.Generator(device=x.device)`` seeded with the call's 64-bit key
+  from :func:`lowprec.random.next_key` (``seed=``, ``rng=`` an int or a NumPy
+  generator, or the global ``lp.seed`` stream, exactly as for NumPy inputs).
+
+So a given seed reproduces a result on one device type, but CPU and CUDA generators give
+different streams, and the NumPy backend (a counter-based SplitMix64 stream) another.
+Given the same ``r62`` integers, every backend makes the same decisions
+(:func:`round_tensor` takes them explicitly).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..chop import RoundSpec
+from ..errors import FormatError, UnsupportedTypeError
+from ..formats import FloatFormat
+from ..random import next_key
+from ..rounding.array_api import round_array
+from ..rounding.modes import rounding_mode
+from ..rounding.params import RoundingParams, rounding_params
+from ._ops import TORCH_OPS
+
+_NP_DTYPE = {torch.float64: np.dtype(np.float64), torch.float32: np.dtype(np.float32),
+             torch.float16: np.dtype(np.float16)}
+
+
+def params_for(fmt: FloatFormat, explim: bool, dtype: torch.dtype,
+               subnormal: Optional[bool] = None) -> RoundingParams:
+    """Rounding parameters of ``fmt`` held in a tensor of ``dtype``.
+
+    float16 and bfloat16 tensors are rounded in float32; the format must fit their range
+    and precision (else :class:`FormatError` says which dtype to use).
+    """
+    if dtype == torch.bfloat16:
+        problems = []
+        if fmt.t > 8:
+            problems.append(f"precision t={fmt.t} > 8")
+        if fmt.emax > 127:
+            problems.append(f"emax={fmt.emax} > 127")
+        if fmt.emin < -126:
+            problems.append(f"emin={fmt.emin} < -126")
+        if problems:
+            raise FormatError(
+                f"format {fmt.label} does not fit in bfloat16 storage ({', '.join(problems)}); "
+                "use a float32 or float64 tensor, e.g. x.to(torch.float32)."
+            )
+        if subnormal is None:
+            subnormal = fmt.subnormal
+        if not explim:  # bfloat16's own range: float32's exponents, 8 bits of precision
+            big = float(np.ldexp(2.0 - 2.0 ** (1 - fmt.t), 127))
+            return RoundingParams(fmt.t, -126 - 7 + fmt.t - 1, True, big, np.inf, np.inf, True, True)
+        return rounding_params(fmt, True, np.dtype(np.float32), subnormal)
+    np_dtype = _NP_DTYPE.get(dtype)
+    if np_dtype is None:
+        raise UnsupportedTypeError(f"no rounding kernel for {dtype}; use float32 or float64 tensors.")
+    try:
+        return rounding_params(fmt, explim, np_dtype, subnormal)
+    except FormatError as err:
+        wider = {torch.float16: "torch.float32", torch.float32: "torch.float64"}.get(dtype)
+        if wider is None:
+            raise
+        raise FormatError(
+            f"format {fmt.label} does not fit in {dtype} storage: {err.args[0].split('(')[1].split(')')[0]}; "
+            f"use a {wider} tensor, e.g. x.to({wider})."
+        ) from None
+
+
+def random62(shape, device, spec: Optional[RoundSpec] = None, generator=None) -> torch.Tensor:
+    """62-bit random integers for a stochastic rounding (see the module docstring)."""
+    if generator is None:
+        rng = spec.rng if spec is not None else None
+        if isinstance(rng, torch.Generator):
+            generator = rng
+        else:
+            key = next_key(spec.seed if spec is not None else None, rng)
+            generator = torch.Generator(device=device)
+            generator.manual_seed(int(key))
+    return torch.randint(0, 2**62, tuple(shape), dtype=torch.int64, generator=generator, device=device)
+
+
+def round_tensor(x: torch.Tensor, params: RoundingParams, mode, r62: Optional[torch.Tensor] = None
+                 ) -> torch.Tensor:
+    """Round a float32/float64/float16/bfloat16 tensor (no autograd, never in place).
+
+    float16 and bfloat16 are rounded in float32 and cast back (exact: ``params`` come
+    from :func:`params_for`, which checks that the format fits).
+    """
+    if x.dtype in (torch.float16, torch.bfloat16):
+        return round_array(x.to(torch.float32), params, mode, r62, ops=TORCH_OPS).to(x.dtype)
+    return round_array(x, params, mode, r62, ops=TORCH_OPS)
+
+
+def round_like_spec(x: torch.Tensor, spec: RoundSpec, generator=None) -> torch.Tensor:
+    """Round ``x`` as ``spec`` says (real floating tensors; no autograd)."""
+    params = params_for(spec.fmt, spec.explim, x.dtype, spec.subnormal)
+    r62 = random62(x.shape, x.device, spec, generator) if spec.mode.is_stochastic else None
+    return round_tensor(x, params, spec.mode, r62)
+
+
+class _RoundSTE(torch.autograd.Function):
+    """Rounding in the forward pass, the identity (straight-through) in the backward."""
+
+    @staticmethod
+    def forward(ctx, x, spec):
+        return round_like_spec(x.detach(), spec)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+def _result_dtype(x: torch.Tensor) -> torch.dtype:
+    if x.dtype == torch.bool:
+        raise UnsupportedTypeError("cannot round a boolean tensor; convert it to float first (x.float()).")
+    if x.dtype.is_complex:
+        return x.dtype
+    if x.dtype.is_floating_point:
+        return x.dtype
+    return torch.float64  # integers become float64, as for NumPy input
+
+
+def chop_tensor(x: torch.Tensor, spec: RoundSpec, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``lp.chop`` for torch tensors: same dtype, shape and device out, input untouched.
+
+    Integer tensors are converted to float64 (as NumPy integer arrays are); complex
+    tensors have their real and imaginary parts rounded separately; boolean tensors are
+    an error. With ``requires_grad`` inputs the rounding is differentiable with the
+    straight-through estimator. ``flip=True`` is not supported for tensors yet.
+    """
+    if spec.flip:
+        raise NotImplementedError("lp.chop(..., flip=True) is not implemented for torch tensors yet.")
+    if isinstance(spec.rng, torch.Generator) and spec.rng.device.type != x.device.type:
+        raise ValueError(f"rng is a generator on {spec.rng.device}, the tensor is on {x.device}.")
+    dtype = _result_dtype(x)
+    if x.__class__ is not torch.Tensor:  # subclasses (LPTensor) round their plain storage
+        x = x.as_subclass(torch.Tensor)
+    src = x if x.dtype == dtype else x.to(dtype)
+    if dtype.is_complex:
+        real = torch.view_as_real(src.resolve_conj())
+        result = torch.view_as_complex(_round_real(real, spec).contiguous())
+    else:
+        result = _round_real(src, spec)
+    if out is None:
+        return result
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}.")
+    if out.shape != result.shape:
+        raise ValueError(f"out has shape {tuple(out.shape)}, the result has shape {tuple(result.shape)}.")
+    if out.dtype != result.dtype:
+        raise TypeError(f"out has dtype {out.dtype}, the result has dtype {result.dtype}; they must match.")
+    with torch.no_grad():
+        out.copy_(result)
+    return out
+
+
+def _round_real(x: torch.Tensor, spec: RoundSpec) -> torch.Tensor:
+    if x.requires_grad and torch.is_grad_enabled():
+        return _RoundSTE.apply(x, spec)
+    return round_like_spec(x, spec)
+
+
+__all__ = ["chop_tensor", "params_for", "random62", "round_tensor", "round_like_spec"]

@@ -1,0 +1,61 @@
+"""The :class:`lowprec.rounding.array_api.Ops` shim for PyTorch.
+
+Everything stays on the tensor's device: bit casts are ``Tensor.view(dtype)`` of
+same-width integer types, and ``ldexp`` is an exact multiplication by a power of two
+built from its bit pattern (no ``torch.pow``, which is not exact for large negative
+exponents, and no host round-trip).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..rounding.array_api import Ops
+
+#: float dtype -> (same-width integer dtype, stored significand bits, bias)
+_LAYOUT = {
+    torch.float64: (torch.int64, 52, 1023),
+    torch.float32: (torch.int32, 23, 127),
+}
+
+
+def _pow2(k: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``2.0**k`` exactly, for integer ``k`` within the normal range of ``dtype``."""
+    ints, sig, bias = _LAYOUT[dtype]
+    k = k.to(ints).clamp(1 - bias, bias)
+    return ((k + bias) << sig).view(dtype)
+
+
+def ldexp(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """``x * 2**k`` for integer ``k`` in the normal exponent range of ``x``'s dtype
+    (``[-1022, 1023]`` for float64, ``[-126, 127]`` for float32): one multiplication by
+    an exact power of two, so the result is rounded once (exact unless it underflows or
+    overflows), as ``numpy.ldexp``. Callers split larger shifts (:func:`ldexp_wide`)."""
+    return x * _pow2(k, x.dtype)
+
+
+def ldexp_wide(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """``x * 2**k`` for any integer ``k``, in three exact steps (see ``array_api``)."""
+    _, _, bias = _LAYOUT[x.dtype]
+    lim = 3 * (bias - 1)
+    k = k.to(torch.int64).clamp(-lim, lim)
+    k1 = torch.div(k, 3, rounding_mode="trunc")
+    k2 = torch.div(k - k1, 2, rounding_mode="trunc")
+    return ldexp(ldexp(ldexp(x, k1), k2), k - k1 - k2)
+
+
+def _to_int(x: torch.Tensor) -> torch.Tensor:
+    return x.view(_LAYOUT[x.dtype][0])
+
+
+TORCH_OPS = Ops(
+    where=torch.where,
+    floor=torch.floor,
+    ldexp=ldexp,
+    to_int=_to_int,
+    to_float_int=lambda k, like: k.to(like.dtype),
+    float_to_int64=lambda x: x.to(torch.int64),
+    bits=lambda x: x.element_size() * 8,
+)
+
+__all__ = ["TORCH_OPS", "ldexp", "ldexp_wide"]

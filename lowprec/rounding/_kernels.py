@@ -60,7 +60,7 @@ def _sr_threshold(f_hi, d):
 
 
 @nb.njit(inline="always", nogil=True)
-def _round_up(mode, kept, f_hi, d, neg, r62):
+def _round_up(mode, odd, f_hi, d, neg, r62):
     """The rounding decision of ``reference.round_up``.
 
     The exact fraction beyond ``kept`` gaps is ``f_hi + d``: ``f_hi`` in [0, 1) is a
@@ -79,12 +79,12 @@ def _round_up(mode, kept, f_hi, d, neg, r62):
     if mode == _ZERO:
         return 0
     if mode == _ODD:
-        return 1 - (kept & 1)
+        return 1 - odd
     # The sign of (fraction - 1/2): f_hi - 1/2 is exact, and a float sum has the sign
     # of the exact sum (it is zero only when the exact sum is).
     c = (f_hi - 0.5) + d
     if mode == _NEAREST_EVEN:
-        return 1 if (c > 0.0 or (c == 0.0 and (kept & 1) == 1)) else 0
+        return 1 if (c > 0.0 or (c == 0.0 and odd == 1)) else 0
     if mode == _NEAREST_AWAY:
         return 1 if c >= 0.0 else 0
     return 1 if c > 0.0 else 0  # _NEAREST_ZERO
@@ -156,7 +156,12 @@ def round_pair(hi, lo, scale, t, emin, subnormal, xmax, over_val, inf_val, negze
         kept -= 1
         f_hi = 0.5
         d = 0.5 + d
-    up = _round_up(mode, kept, f_hi, d, neg, r62)
+    # parity of the lower neighbour's encoding (reference.lower_is_odd)
+    if t > 1:
+        odd = kept & 1
+    else:
+        odd = 1 if (kept == 1 and ((q + 1 - emin) & 1) == 1) else 0
+    up = _round_up(mode, odd, f_hi, d, neg, r62)
     k = kept + up
     if k == 0:
         return -0.0 if (neg and negzero and signed) else 0.0
@@ -238,19 +243,19 @@ def flip_bits(v, vbits, ssig, sbias, t, emin, xmax, has_nan, p, key, offset):
 # subnormal results, overflow, NaN, inf) takes round_one.
 
 @nb.njit(inline="always", nogil=True)
-def _fast_mag(mag, neg, mode, s, r62, lsb_stored):
+def _fast_mag(mag, neg, mode, s, r62, parity_flip):
     """Rounded magnitude bits of a normal-range input (``s`` bits are dropped).
 
-    ``lsb_stored`` is 0 when the format has no stored significand bit (t = 1): its
-    last significand bit is then the hidden 1, so round-to-odd truncates.
+    The parity of the lower neighbour's encoding is the storage bit at ``s``, flipped
+    by ``parity_flip``: 0 for ``t >= 2`` (the last significand bit); for ``t = 1`` the
+    bit at ``s`` is the storage exponent's, whose bias may differ in parity from the
+    format's (see :func:`fast_parity_flip`).
     """
     mask = (np.int64(1) << s) - 1
     kept = mag & ~mask
     rem = mag & mask
     if mode == _NEAREST_EVEN:
-        # the last significand bit; with t = 1 it is the hidden 1 (odd)
-        parity = ((mag >> s) & lsb_stored) | (1 - lsb_stored)
-        return (mag + (mask >> 1) + parity) & ~mask
+        return (mag + (mask >> 1) + (((mag >> s) & 1) ^ parity_flip)) & ~mask
     if mode == _NEAREST_AWAY:
         return (mag + (np.int64(1) << (s - 1))) & ~mask
     if mode == _NEAREST_ZERO:
@@ -264,7 +269,7 @@ def _fast_mag(mag, neg, mode, s, r62, lsb_stored):
     if mode == _DOWN:
         return (mag + (mask & negmask)) & ~mask
     if mode == _ODD:
-        return kept | (np.int64((rem != 0) & lsb_stored) << s)
+        return kept + (np.int64((rem != 0) & (1 - (((mag >> s) & 1) ^ parity_flip))) << s)
     if mode == _SR:
         # up iff (r62 >> (62 - s)) < rem, as in the reference, written as a carry.
         return (mag + (~(r62 >> (62 - s)) & mask)) & ~mask
@@ -273,14 +278,23 @@ def _fast_mag(mag, neg, mode, s, r62, lsb_stored):
 
 
 @nb.njit(inline="always", nogil=True)
-def _fast_bits(b, mode, s, lo, hi, top, sign_bit, key, i, lsb_stored):
+def fast_parity_flip(t, emin, sbias):
+    """0 for ``t >= 2``; for ``t = 1``, whether the storage bias and the format's bias
+    ``1 - emin`` differ in parity."""
+    if t > 1:
+        return np.int64(0)
+    return np.int64((sbias - 1 + emin) & 1)
+
+
+@nb.njit(inline="always", nogil=True)
+def _fast_bits(b, mode, s, lo, hi, top, sign_bit, key, i, parity_flip):
     """Pass one for one element: its rounded bits, or ``b`` itself when the element
     needs the general path (second return value True). Branch free, so it vectorizes."""
     mag = b & (sign_bit - 1)
     r62 = np.int64(0)
     if mode == _SR or mode == _SRU:
         r62 = np.int64(random_bits(key, i) >> np.uint64(2))
-    m2 = _fast_mag(mag, b < 0, mode, s, r62, lsb_stored)
+    m2 = _fast_mag(mag, b < 0, mode, s, r62, parity_flip)
     slow = (mag < lo) | (mag >= hi) | (m2 > top)
     return (b if slow else (m2 | (b & sign_bit))), slow
 
@@ -329,7 +343,7 @@ def round_array_fast(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax
     own call so that the mode is a constant in the loops and they vectorize.
     """
     s = ssig - (t - 1)
-    lsb = np.int64(t > 1)
+    lsb = fast_parity_flip(t, emin, sbias)
     if mode == _NEAREST_EVEN:
         _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
                       _NEAREST_EVEN, key, offset, lo, hi, top, sign_bit, s, lsb)

@@ -46,10 +46,16 @@ NUMPY_OPS = Ops(
 )
 
 
-def _decision(mode: RoundingMode, kept, frac, negative, r62, ops: Ops):
+def _lower_odd(kept, q, p: RoundingParams, ops: Ops):
+    """Parity of the lower neighbour's encoding (``reference.lower_is_odd``)."""
+    if p.t > 1:
+        return (kept - 2 * ops.floor(kept / 2)) == 1
+    return (kept == 1) & (((q + 1 - p.emin) % 2) == 1)
+
+
+def _decision(mode: RoundingMode, kept, frac, negative, r62, ops: Ops, odd):
     """Boolean array: round the magnitude up from ``kept`` gaps (``reference.round_up``)."""
     inexact = frac != 0
-    odd = (kept - 2 * ops.floor(kept / 2)) == 1
     if mode == RoundingMode.NEAREST_EVEN:
         return (frac > 0.5) | ((frac == 0.5) & odd)
     if mode == RoundingMode.NEAREST_AWAY:
@@ -119,7 +125,7 @@ def round_array(x, p: RoundingParams, mode, r62=None, ops: Ops = NUMPY_OPS):
     m = ops.ldexp(ops.ldexp(safe, -half_q), -(q - half_q))
     kept = ops.floor(m)
     frac = m - kept
-    up = _decision(mode, kept, frac, negative, r62, ops)
+    up = _decision(mode, kept, frac, negative, r62, ops, _lower_odd(kept, q, p, ops))
     k = kept + ops.where(up, zeros + 1, zeros)
     value = ops.ldexp(ops.ldexp(k, half_q), q - half_q)
     outward = _outward(mode, negative, ops)
@@ -353,7 +359,7 @@ def round_pair(hi, lo, scale, p: RoundingParams, mode, r62=None, ops: Ops = NUMP
     d = ops.where(borrow, d + 0.5, d)
     f_hi = ops.where(borrow, zeros + 0.5, f_hi)
     inexact = (f_hi != 0) | (d != 0)
-    odd = (kept - 2 * ops.floor(kept / 2)) == 1
+    odd = _lower_odd(kept, q, p, ops)
     c = (f_hi - 0.5) + d
     if mode == RoundingMode.STOCHASTIC:
         up = r62 < _sr_threshold(f_hi, d, ops)

@@ -54,17 +54,30 @@ def quantum_exponent(e: int, p: RoundingParams) -> int:
     return p.emin - (p.t - 1) if p.subnormal else p.emin
 
 
-def round_up(mode: RoundingMode, kept: int, frac: Fraction, negative: bool, rbits: int) -> bool:
-    """Whether the magnitude moves from ``kept`` gaps to ``kept + 1`` gaps.
+def lower_is_odd(kept: int, q: int, p: RoundingParams) -> bool:
+    """Whether the lower neighbour ``kept * 2**q`` has an odd encoding.
+
+    For ``t >= 2`` that is the last significand bit. With ``t = 1`` the only
+    significand bit is the hidden 1, and the encoding's last bit is the exponent's
+    (P3109 precision-1 formats): the biased exponent ``q + bias`` with
+    ``bias = 1 - emin``.
+    """
+    if p.t > 1:
+        return kept % 2 == 1
+    return kept == 1 and (q + 1 - p.emin) % 2 == 1
+
+
+def round_up(mode: RoundingMode, odd: bool, frac: Fraction, negative: bool, rbits: int) -> bool:
+    """Whether the magnitude moves from the lower neighbour to the upper one.
 
     ``frac`` is the exact fractional part in [0, 1): how far the magnitude lies
-    beyond ``kept`` gaps.
+    beyond the lower neighbour, in gaps; ``odd`` is :func:`lower_is_odd`.
     """
     if frac == 0:
         return False
     half = Fraction(1, 2)
     if mode == RoundingMode.NEAREST_EVEN:
-        return frac > half or (frac == half and kept % 2 == 1)
+        return frac > half or (frac == half and odd)
     if mode == RoundingMode.NEAREST_AWAY:
         return frac >= half
     if mode == RoundingMode.NEAREST_ZERO:
@@ -76,7 +89,7 @@ def round_up(mode: RoundingMode, kept: int, frac: Fraction, negative: bool, rbit
     if mode == RoundingMode.DOWN:
         return negative
     if mode == RoundingMode.ODD:
-        return kept % 2 == 0
+        return not odd
     if mode == RoundingMode.STOCHASTIC:
         return rbits < math.floor(frac * 2**RANDOM_BITS)
     if mode == RoundingMode.STOCHASTIC_UNIFORM:
@@ -129,7 +142,7 @@ def round_value(x: Real, p: RoundingParams, mode, rbits: int = 0) -> float:
     q = quantum_exponent(floor_log2(a), p)
     scaled = a / Fraction(2) ** q
     kept = math.floor(scaled)
-    k = kept + round_up(mode, kept, scaled - kept, negative, rbits)
+    k = kept + round_up(mode, lower_is_odd(kept, q, p), scaled - kept, negative, rbits)
     magnitude = Fraction(k) * Fraction(2) ** q
     if magnitude > Fraction(p.xmax):
         value = p.overflow_value if overflows_outward(mode, negative) else p.xmax

@@ -20,8 +20,8 @@ EXACT = {"add": lambda x, y: x + y, "subtract": lambda x, y: x - y,
 
 
 def on_grid(fmt, rng, n):
-    scale = np.ldexp(1.0, rng.integers(fmt.emin - fmt.t - 2, fmt.emax + 2, n))
     with np.errstate(over="ignore"):
+        scale = np.ldexp(1.0, rng.integers(fmt.emin - fmt.t - 2, fmt.emax + 2, n))
         v = lp.chop(rng.uniform(-2, 2, n) * scale, fmt)
     return v[np.isfinite(v) & (v != 0)]
 

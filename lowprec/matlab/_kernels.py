@@ -218,7 +218,7 @@ def _regular_pass(xbits, cbits, start, stop, mode, s, lo_bits, hi_bits, sign_bit
         r62 = np.int64(0)
         if mode == 5 or mode == 6:
             r62 = np.int64(_bits(key, i) >> np.uint64(2))
-        m2 = _fast_mag(mag, b < 0, mode, s, r62, 0)  # t >= 2 here: no parity flip
+        m2 = _fast_mag(mag, b < 0, mode, s, r62, -1)  # t >= 2 here (see _fast_mag)
         regular = (mag >= lo_bits) & (mag <= hi_bits)
         cbits[i] = (m2 | (b & sign_bit)) if regular else b
         nslow += np.int64(not regular)

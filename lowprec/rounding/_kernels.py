@@ -60,7 +60,7 @@ def _sr_threshold(f_hi, d):
 
 
 @nb.njit(inline="always", nogil=True)
-def _round_up(mode, odd, f_hi, d, neg, r62):
+def _round_up(mode, kept, odd, f_hi, d, neg, r62):
     """The rounding decision of ``reference.round_up``.
 
     The exact fraction beyond ``kept`` gaps is ``f_hi + d``: ``f_hi`` in [0, 1) is a
@@ -79,7 +79,7 @@ def _round_up(mode, odd, f_hi, d, neg, r62):
     if mode == _ZERO:
         return 0
     if mode == _ODD:
-        return 1 - odd
+        return 1 - (kept & 1)
     # The sign of (fraction - 1/2): f_hi - 1/2 is exact, and a float sum has the sign
     # of the exact sum (it is zero only when the exact sum is).
     c = (f_hi - 0.5) + d
@@ -161,7 +161,7 @@ def round_pair(hi, lo, scale, t, emin, subnormal, xmax, over_val, inf_val, negze
         odd = kept & 1
     else:
         odd = 1 if (kept == 1 and ((q + 1 - emin) & 1) == 1) else 0
-    up = _round_up(mode, odd, f_hi, d, neg, r62)
+    up = _round_up(mode, kept, odd, f_hi, d, neg, r62)
     k = kept + up
     if k == 0:
         return -0.0 if (neg and negzero and signed) else 0.0
@@ -243,19 +243,20 @@ def flip_bits(v, vbits, ssig, sbias, t, emin, xmax, has_nan, p, key, offset):
 # subnormal results, overflow, NaN, inf) takes round_one.
 
 @nb.njit(inline="always", nogil=True)
-def _fast_mag(mag, neg, mode, s, r62, parity_flip):
+def _fast_mag(mag, neg, mode, s, r62, t1_flip):
     """Rounded magnitude bits of a normal-range input (``s`` bits are dropped).
 
-    The parity of the lower neighbour's encoding is the storage bit at ``s``, flipped
-    by ``parity_flip``: 0 for ``t >= 2`` (the last significand bit); for ``t = 1`` the
-    bit at ``s`` is the storage exponent's, whose bias may differ in parity from the
-    format's (see :func:`fast_parity_flip`).
+    ``t1_flip`` is -1 for ``t >= 2``: the storage bit at ``s`` is then the last
+    significand bit. For ``t = 1`` that bit is the storage exponent's last bit, and
+    ``t1_flip`` (0 or 1) says whether the format's bias differs from the storage's in
+    parity (see :func:`fast_parity_flip`): the nearest-even tie rule uses the encoding's
+    parity, round-to-odd the hidden bit (always 1, so it truncates).
     """
     mask = (np.int64(1) << s) - 1
     kept = mag & ~mask
     rem = mag & mask
     if mode == _NEAREST_EVEN:
-        return (mag + (mask >> 1) + (((mag >> s) & 1) ^ parity_flip)) & ~mask
+        return (mag + (mask >> 1) + (((mag >> s) & 1) ^ max(t1_flip, 0))) & ~mask
     if mode == _NEAREST_AWAY:
         return (mag + (np.int64(1) << (s - 1))) & ~mask
     if mode == _NEAREST_ZERO:
@@ -269,7 +270,9 @@ def _fast_mag(mag, neg, mode, s, r62, parity_flip):
     if mode == _DOWN:
         return (mag + (mask & negmask)) & ~mask
     if mode == _ODD:
-        return kept + (np.int64((rem != 0) & (1 - (((mag >> s) & 1) ^ parity_flip))) << s)
+        if t1_flip >= 0:
+            return kept
+        return kept | (np.int64(rem != 0) << s)
     if mode == _SR:
         # up iff (r62 >> (62 - s)) < rem, as in the reference, written as a carry.
         return (mag + (~(r62 >> (62 - s)) & mask)) & ~mask
@@ -279,22 +282,22 @@ def _fast_mag(mag, neg, mode, s, r62, parity_flip):
 
 @nb.njit(inline="always", nogil=True)
 def fast_parity_flip(t, emin, sbias):
-    """0 for ``t >= 2``; for ``t = 1``, whether the storage bias and the format's bias
-    ``1 - emin`` differ in parity."""
+    """-1 for ``t >= 2``; for ``t = 1``, whether the storage bias and the format's bias
+    ``1 - emin`` differ in parity (see :func:`_fast_mag`)."""
     if t > 1:
-        return np.int64(0)
+        return np.int64(-1)
     return np.int64((sbias - 1 + emin) & 1)
 
 
 @nb.njit(inline="always", nogil=True)
-def _fast_bits(b, mode, s, lo, hi, top, sign_bit, key, i, parity_flip):
+def _fast_bits(b, mode, s, lo, hi, top, sign_bit, key, i, t1_flip):
     """Pass one for one element: its rounded bits, or ``b`` itself when the element
     needs the general path (second return value True). Branch free, so it vectorizes."""
     mag = b & (sign_bit - 1)
     r62 = np.int64(0)
     if mode == _SR or mode == _SRU:
         r62 = np.int64(random_bits(key, i) >> np.uint64(2))
-    m2 = _fast_mag(mag, b < 0, mode, s, r62, parity_flip)
+    m2 = _fast_mag(mag, b < 0, mode, s, r62, t1_flip)
     slow = (mag < lo) | (mag >= hi) | (m2 > top)
     return (b if slow else (m2 | (b & sign_bit))), slow
 

@@ -54,8 +54,10 @@ def _lower_odd(kept, q, p: RoundingParams, ops: Ops):
 
 
 def _decision(mode: RoundingMode, kept, frac, negative, r62, ops: Ops, odd):
-    """Boolean array: round the magnitude up from ``kept`` gaps (``reference.round_up``)."""
+    """Boolean array: round the magnitude up from ``kept`` gaps (``reference.round_up``);
+    ``odd`` is the encoding parity of the tie rule, round-to-odd uses kept's."""
     inexact = frac != 0
+    kept_odd = (kept - 2 * ops.floor(kept / 2)) == 1
     if mode == RoundingMode.NEAREST_EVEN:
         return (frac > 0.5) | ((frac == 0.5) & odd)
     if mode == RoundingMode.NEAREST_AWAY:
@@ -69,7 +71,7 @@ def _decision(mode: RoundingMode, kept, frac, negative, r62, ops: Ops, odd):
     if mode == RoundingMode.DOWN:
         return inexact & negative
     if mode == RoundingMode.ODD:
-        return inexact & ~odd
+        return inexact & ~kept_odd
     if mode == RoundingMode.STOCHASTIC:
         threshold = ops.float_to_int64(ops.floor(ops.ldexp(frac, _full_int(frac, 62, ops))))
         return inexact & (r62 < threshold)
@@ -372,7 +374,7 @@ def round_pair(hi, lo, scale, p: RoundingParams, mode, r62=None, ops: Ops = NUMP
     elif mode == RoundingMode.TOWARD_ZERO:
         up = neg & ~neg
     elif mode == RoundingMode.ODD:
-        up = ~odd
+        up = ~((kept - 2 * ops.floor(kept / 2)) == 1)
     elif mode == RoundingMode.NEAREST_EVEN:
         up = (c > 0) | ((c == 0) & odd)
     elif mode == RoundingMode.NEAREST_AWAY:

@@ -55,23 +55,25 @@ def quantum_exponent(e: int, p: RoundingParams) -> int:
 
 
 def lower_is_odd(kept: int, q: int, p: RoundingParams) -> bool:
-    """Whether the lower neighbour ``kept * 2**q`` has an odd encoding.
+    """Whether the lower neighbour ``kept * 2**q`` has an odd encoding (the tie rule of
+    round-to-nearest-even).
 
     For ``t >= 2`` that is the last significand bit. With ``t = 1`` the only
     significand bit is the hidden 1, and the encoding's last bit is the exponent's
-    (P3109 precision-1 formats): the biased exponent ``q + bias`` with
-    ``bias = 1 - emin``.
+    (P3109 precision-1 formats tie to the even encoding): the biased exponent
+    ``q + bias`` with ``bias = 1 - emin``. Round-to-odd keeps the significand's last
+    bit (for ``t = 1`` the hidden 1, so it truncates there).
     """
     if p.t > 1:
         return kept % 2 == 1
     return kept == 1 and (q + 1 - p.emin) % 2 == 1
 
 
-def round_up(mode: RoundingMode, odd: bool, frac: Fraction, negative: bool, rbits: int) -> bool:
-    """Whether the magnitude moves from the lower neighbour to the upper one.
+def round_up(mode: RoundingMode, kept: int, odd: bool, frac: Fraction, negative: bool, rbits: int) -> bool:
+    """Whether the magnitude moves from ``kept`` gaps to ``kept + 1`` gaps.
 
     ``frac`` is the exact fractional part in [0, 1): how far the magnitude lies
-    beyond the lower neighbour, in gaps; ``odd`` is :func:`lower_is_odd`.
+    beyond ``kept`` gaps; ``odd`` is :func:`lower_is_odd`.
     """
     if frac == 0:
         return False
@@ -89,7 +91,7 @@ def round_up(mode: RoundingMode, odd: bool, frac: Fraction, negative: bool, rbit
     if mode == RoundingMode.DOWN:
         return negative
     if mode == RoundingMode.ODD:
-        return not odd
+        return kept % 2 == 0
     if mode == RoundingMode.STOCHASTIC:
         return rbits < math.floor(frac * 2**RANDOM_BITS)
     if mode == RoundingMode.STOCHASTIC_UNIFORM:
@@ -142,7 +144,7 @@ def round_value(x: Real, p: RoundingParams, mode, rbits: int = 0) -> float:
     q = quantum_exponent(floor_log2(a), p)
     scaled = a / Fraction(2) ** q
     kept = math.floor(scaled)
-    k = kept + round_up(mode, lower_is_odd(kept, q, p), scaled - kept, negative, rbits)
+    k = kept + round_up(mode, kept, lower_is_odd(kept, q, p), scaled - kept, negative, rbits)
     magnitude = Fraction(k) * Fraction(2) ** q
     if magnitude > Fraction(p.xmax):
         value = p.overflow_value if overflows_outward(mode, negative) else p.xmax

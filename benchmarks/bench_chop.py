@@ -6,7 +6,10 @@
     python benchmarks/bench_chop.py --quick                      # small arrays, smoke test
 
 What is measured, for each array (2000x2000 and 4000x4000, float64 and float32) and each
-target format (fp16 = "half", bf16 = "bfloat16"; RNE to fp8 as an extra):
+target format (fp16 = "half", bf16 = "bfloat16"; RNE to fp8 as an extra). The data are
+standard normal values times 2**k, k uniform over the format's exponent range, so a few
+percent are subnormal or overflow; "normal-only" data sets (largest arrays) hold only values
+in the normal range, which isolates lowprec's fast path.
 
 * ``lp.chop(x, fmt, mode)`` in all nine rounding modes, with ``out=`` a preallocated array,
   and in place (``out=x``);
@@ -71,26 +74,40 @@ class Fmt:
     sig_bits: int
     emin: int         # smallest normal exponent
     emax: int         # largest exponent
+    normal_only: bool = False   # data: only values in the normal range (no subnormal, no overflow)
+    base: str = ""    # the format's key for the peers ("fp16" for "fp16 normal-only")
+
+    @property
+    def fam(self) -> str:
+        return self.base or self.key
 
 
 FP16 = Fmt("fp16", "half", 5, 10, -14, 15)
 BF16 = Fmt("bf16", "bfloat16", 8, 7, -126, 127)
 E4M3FN = Fmt("e4m3fn", "e4m3fn", 4, 3, -6, 8)
 E5M2 = Fmt("e5m2", "e5m2", 5, 2, -14, 15)
+FP16N = Fmt("fp16 normal-only", "half", 5, 10, -14, 15, True, "fp16")
+BF16N = Fmt("bf16 normal-only", "bfloat16", 8, 7, -126, 127, True, "bf16")
 MAIN_FORMATS = (FP16, BF16)
 FP8_FORMATS = (E4M3FN, E5M2)
+NORMAL_FORMATS = (FP16N, BF16N)
 
 
 def make_data(n: int, fmt: Fmt, dtype, seed: int) -> np.ndarray:
-    """Standard normal values, each scaled by 2**k with k uniform in [emin, emax - 1].
+    """Standard normal values, each scaled by 2**k with k uniform in [emin, emax].
 
     Most values lie in the format's normal range; the tails of the normal distribution
-    give a few subnormal (and underflowing) results below 2**emin and a few overflows
-    above the largest finite value (noticeable for fp8, rare for fp16 and bf16).
+    give subnormal (and underflowing) results below 2**emin and overflows above the
+    largest finite value. With ``fmt.normal_only`` the values are ±(1 + u) * 2**k, u uniform
+    in [0, 1), k uniform in [emin, emax - 1]: all in the normal range.
     """
     rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, n))
-    k = rng.integers(fmt.emin, fmt.emax, size=(n, n), dtype=np.int32)
+    if fmt.normal_only:
+        z = (1.0 + rng.random((n, n))) * np.where(rng.random((n, n)) < 0.5, -1.0, 1.0)
+        k = rng.integers(fmt.emin, fmt.emax, size=(n, n), dtype=np.int32)
+    else:
+        z = rng.standard_normal((n, n))
+        k = rng.integers(fmt.emin, fmt.emax + 1, size=(n, n), dtype=np.int32)
     x = np.ldexp(z, k)
     del z, k
     return x if dtype == np.float64 else x.astype(dtype)
@@ -101,7 +118,7 @@ def data_mix(x: np.ndarray, fmt: Fmt) -> tuple[float, float]:
     import lowprec as lp
     f = lp.format(fmt.lp)
     a = np.abs(x)
-    return float(np.mean(a < f.xmin)), float(np.mean(a > f.xmax))
+    return float(np.mean(a < f.xmin)), float(np.mean(~(a <= f.xmax)))
 
 
 # ----------------------------------------------------------------------------- memory
@@ -238,6 +255,7 @@ class Impl:
     sweep: tuple = ()                # (n, dtype) arrays where every mode is run
     compare: bool = True             # count differences to lowprec's result
     sweep_only: bool = False         # run only on its sweep arrays
+    offsweep: tuple = (1, 5)         # modes run on the other arrays
     note: str = ""
 
 
@@ -321,7 +339,7 @@ def build_impls(target, second) -> list[Impl]:
 
     def mk_mld(roundtrip):
         def mk(fmt, mode, x, ctx):
-            t = mld_types[fmt.key]
+            t = mld_types[fmt.fam]
             if roundtrip:
                 return (lambda: x.astype(t).astype(x.dtype)), None
             return (lambda: x.astype(t)), None
@@ -351,7 +369,7 @@ def build_impls(target, second) -> list[Impl]:
                       note="default chunk_size=800: dask blocks for modes 1-4, 7-9"))
 
     def mk_faultchop(fmt, mode, x, ctx):
-        prec = {"fp16": "h", "bf16": "b"}[fmt.key]
+        prec = {"fp16": "h", "bf16": "b"}[fmt.fam]
         c = pychop.FaultChop(prec, subnormal=True, rmode=mode)
         xs = small_of(x)
         ctx["small"] = lambda: c(xs)
@@ -378,7 +396,7 @@ def build_impls(target, second) -> list[Impl]:
 
     def mk_gfloat(variant=None):
         def mk(fmt, mode, x, ctx):
-            fi = g_fi[fmt.key]
+            fi = g_fi[fmt.fam]
             rnd = getattr(RoundMode, variant) if variant else g_modes[mode]
             xs = small_of(x)
             if mode == 5:
@@ -396,7 +414,7 @@ def build_impls(target, second) -> list[Impl]:
         return mk
     gm = {m: getattr(r, "name", str(r)) for m, r in g_modes.items()}
     impls.append(Impl("gfloat.round_ndarray", gm, mk_gfloat(), formats=("fp16", "bf16", "e4m3fn",
-                      "e5m2"), pure_numpy=True, slow=True, sweep=(second,),
+                      "e5m2"), pure_numpy=True, slow=True, sweep=(second,), offsweep=(1,),
                       version=_version("gfloat"), na=gfloat_na))
     for variant in ("StochasticOdd", "StochasticFast", "StochasticFastest"):
         impls.append(Impl(f"gfloat.round_ndarray {variant}", {5: variant}, mk_gfloat(variant),
@@ -432,7 +450,7 @@ def build_impls(target, second) -> list[Impl]:
         return (lambda: call(x)), None
     impls.append(Impl("apytypes APyFloatArray", {m: getattr(q, "name", str(q)) for m, q in
                                                  apy_modes.items()},
-                      mk_apy, pure_numpy=True, slow=True, sweep=(second,),
+                      mk_apy, pure_numpy=True, slow=True, sweep=(second,), offsweep=(1,),
                       version=_version("apytypes"), na=apy_na,
                       note="from_float(...).to_numpy() for RNE; from_float(storage).cast(..., "
                            "quantization=...) otherwise; to_numpy() gives float64, cast back"))
@@ -455,21 +473,66 @@ class Row:
     peak: Optional[float] = None     # bytes
     out_bytes: int = 0
     in_bytes: int = 0
-    diff: Optional[int] = None       # elements differing from lowprec's result
+    diff: Optional[tuple] = None     # judge(): differing elements, sampled, lowprec/peer right
     na: str = ""
     note: str = ""
     copy: Optional[float] = None     # copy floor median of this array
 
 
-def count_diff(a, b) -> int:
-    a = np.asarray(a)
-    b = np.asarray(b)
+def exact_round(v: float, t: int, emin: int, xmax: float, has_inf: bool, mode: int) -> float:
+    """Round ``v`` into a binary format in a deterministic mode, in exact rational arithmetic.
+
+    An oracle independent of every library benchmarked here, used to tell who is right where
+    a peer's result differs from lowprec's. Overflow: infinity (NaN for a format without
+    infinities) for the modes that round outward, xmax for the others.
+    """
+    import math
+    from fractions import Fraction
+    if v == 0 or v != v or math.isinf(v):
+        return v
+    a = abs(Fraction(v))
+    neg = v < 0
+    e = a.numerator.bit_length() - a.denominator.bit_length()
+    if Fraction(2) ** e > a:
+        e -= 1
+    q = max(e, emin) - (t - 1)
+    k = a / Fraction(2) ** q
+    lo = math.floor(k)
+    rem = k - lo
+    half = Fraction(1, 2)
+    up = {1: rem > half or (rem == half and lo % 2 == 1), 2: rem > 0 and not neg,
+          3: rem > 0 and neg, 4: False, 7: rem > half, 8: rem >= half,
+          9: rem > 0 and lo % 2 == 0}[mode]
+    r = float((lo + up) * Fraction(2) ** q) if (lo + up) * Fraction(2) ** q <= Fraction(xmax) \
+        else None
+    if r is None:
+        outward = mode in (1, 7, 8) or (mode == 2 and not neg) or (mode == 3 and neg)
+        r = (math.inf if has_inf else math.nan) if outward else xmax
+    return -r if neg else r
+
+
+def judge(x, a, b, fmt: "Fmt", mode: int, sample: int = 50):
+    """(elements where b != a, sampled, lowprec right, peer right) with a = lowprec's result."""
+    import lowprec as lp
+    a = np.asarray(a).reshape(-1)
+    b = np.asarray(b).reshape(-1)
     if a.shape != b.shape:
-        return -1
+        return (-1, 0, 0, 0)
     if a.dtype != b.dtype:
         b = b.astype(a.dtype)
     same = (a == b) | (np.isnan(a) & np.isnan(b))
-    return int(same.size - np.count_nonzero(same))
+    idx = np.flatnonzero(~same)
+    if idx.size == 0 or mode not in (1, 2, 3, 4, 7, 8, 9):
+        return (int(idx.size), 0, 0, 0)
+    f = lp.format(fmt.lp)
+    xs = np.asarray(x).reshape(-1)
+    pick = idx[np.linspace(0, idx.size - 1, min(sample, idx.size)).astype(np.int64)]
+    ok_a = ok_b = 0
+    for i in pick:
+        ex = exact_round(float(xs[i]), f.t, f.emin, float(f.xmax), bool(f.has_inf), mode)
+        ok_a += bool(a[i] == ex or (a[i] != a[i] and ex != ex))
+        ok_b += bool(b[i] == ex or (b[i] != b[i] and ex != ex))
+    return (int(idx.size), int(pick.size), ok_a, ok_b)
 
 
 def modes_for(impl: Impl, arr, all_peer_modes: bool, target) -> list[int]:
@@ -477,7 +540,7 @@ def modes_for(impl: Impl, arr, all_peer_modes: bool, target) -> list[int]:
     if impl.sweep_only and not all_peer_modes and arr not in impl.sweep:
         return []
     if impl.slow and not all_peer_modes and arr not in impl.sweep:
-        modes = [m for m in modes if m in (0, 1, 5)]
+        modes = [m for m in modes if m == 0 or m in impl.offsweep]
     return modes
 
 
@@ -516,25 +579,32 @@ def run(args) -> tuple[list[Row], dict]:
         dtype = np.dtype(dname)
         log(f"== {n}x{n} {dname} ({time.perf_counter() - t_start:.0f} s)")
         copy_median = None
-        fmts = list(MAIN_FORMATS) + (list(FP8_FORMATS) if n == max(sizes) else [])
+        fmts = list(MAIN_FORMATS)
+        if n == max(sizes):
+            fmts += list(FP8_FORMATS) + list(NORMAL_FORMATS)
         for fmt in fmts:
             x = make_data(n, fmt, dtype, seed=1234 + n)
-            if n == min(sizes) and dtype == np.float64:
+            if dtype == np.float64 and fmt.key not in info["mix"]:
                 info["mix"][fmt.key] = data_mix(x, fmt)
             ref: dict[int, np.ndarray] = {}
             for impl in impls:
                 is_copy = 0 in impl.modes
                 if is_copy and fmt is not MAIN_FORMATS[0]:
                     continue
-                if not is_copy and fmt.key not in impl.formats:
+                if not is_copy and fmt.fam not in impl.formats:
                     continue
                 modes = [0] if is_copy else modes_for(impl, arr, args.all_peer_modes, target)
-                if fmt in FP8_FORMATS:
+                if fmt in FP8_FORMATS:   # extra: RNE only
                     modes = [m for m in modes if m == 1]
                     if impl.name != "lowprec" and not impl.name.startswith(("ml_dtypes",
                                                                             "gfloat.round_ndarray")):
                         continue
                     if impl.name.startswith("gfloat.round_ndarray "):
+                        continue
+                if fmt.normal_only:      # extra: lowprec's fast path alone, and the casts
+                    modes = [m for m in modes if m in (1, 5)]
+                    if not impl.name.startswith(("lowprec", "numpy", "ml_dtypes")) or \
+                            "in place" in impl.name:
                         continue
                 for mode in modes:
                     row = Row(arr, "-" if is_copy else fmt.key, mode, impl.name,
@@ -557,6 +627,16 @@ def run(args) -> tuple[list[Row], dict]:
                             waited[0] += time.perf_counter() - t0
                             s = None
                             s = measure(fn, **kw)
+                        med, low = statistics.median(s.times), min(s.times)
+                        if not (impl.slow and impl.pure_numpy) and med > 1.5 * low:
+                            # bimodal: a stall of the machine (page faults on a VM, ...) hit
+                            # most calls; measure again once and keep the new numbers
+                            ctx["note"] = (f"measured again: first try median {_ms(med)} ms, "
+                                           f"min {_ms(low)} ms")
+                            log(f"   (unstable: median {_ms(med)} ms, min {_ms(low)} ms: "
+                                "measuring again)")
+                            s = None
+                            s = measure(fn, **kw)
                     except Exception as err:  # noqa: BLE001
                         msg = str(err).splitlines()[0] if str(err) else ""
                         row.na = f"{type(err).__name__}: {msg}"[:120]
@@ -577,7 +657,7 @@ def run(args) -> tuple[list[Row], dict]:
                     if impl.name == "lowprec" and mode not in (5, 6):
                         ref[mode] = res
                     elif impl.compare and mode in ref and isinstance(res, np.ndarray):
-                        row.diff = count_diff(ref[mode], res)
+                        row.diff = judge(x, ref[mode], res, fmt, mode)
                     if impl.name == "lowprec out=x (in place)":
                         row.out_bytes = x.nbytes
                     if is_copy and impl.name.startswith("copy floor"):
@@ -670,7 +750,7 @@ def summary_tables(rows, info) -> list[str]:
     for arr in info["arrays"]:
         copy = find(rows, arr, "-", 0, "copy floor: np.copyto(dst, x)")
         alloc = find(rows, arr, "-", 0, "x.copy() (allocates)")
-        for fmt in [f.key for f in MAIN_FORMATS + FP8_FORMATS]:
+        for fmt in [f.key for f in MAIN_FORMATS + NORMAL_FORMATS + FP8_FORMATS]:
             rs = [r for r in rows if r.arr == arr and r.fmt == fmt]
             if not rs:
                 continue
@@ -691,6 +771,9 @@ def summary_tables(rows, info) -> list[str]:
                 line.append(f"{lpr.median / copy.median:.1f}x" if ok and copy and copy.median
                             else "")
                 body.append(line)
+            keep = [0] + [i for i in range(1, len(headers)) if any(b[i] for b in body)]
+            headers = [headers[i] for i in keep]
+            body = [[b[i] for i in keep] for b in body]
             title = (f"**{_arr_name(arr)} -> {fmt}**: median ms per call (copy floor "
                      f"np.copyto {_ms(copy.median if copy else None)} ms, x.copy() "
                      f"{_ms(alloc.median if alloc else None)} ms); blank = not run on this "
@@ -712,7 +795,10 @@ def detail_table(rows) -> str:
         ratio = f"{r.median / r.copy:.2f}" if r.copy else ""
         peak = "" if r.peak is None else f"{r.peak / MB:.1f}"
         pr = "" if (r.peak is None or not r.out_bytes) else f"{r.peak / r.out_bytes:.2f}"
-        diff = "" if r.diff is None else str(r.diff)
+        diff = "" if r.diff is None else (
+            str(r.diff[0]) if not r.diff[1] else
+            f"{r.diff[0]} (of {r.diff[1]} checked: lowprec right {r.diff[2]}, peer right "
+            f"{r.diff[3]})")
         load = "" if r.load is None else f"{r.load:.2f}"
         body.append([_arr_name(r.arr), r.fmt, str(r.mode), r.impl, str(r.label), _ms(r.median),
                      _ms(r.best), f"{gbs:.2f}", ratio, peak, pr, str(r.n), load, diff, r.note])
@@ -754,6 +840,13 @@ def targets(rows, info) -> list[str]:
         f2 = copy.median / rne_out.median
         lines.append(f"info  same with out=dst (no allocation, like np.copyto): "
                      f"{_ms(rne_out.median)} ms = {100 * f2:.1f}% of the copy floor")
+    nk = NORMAL_FORMATS[0].key
+    rn, rno = get(arr, nk, 1, "lowprec"), get(arr, nk, 1, "lowprec out=dst")
+    if rn:
+        lines.append(f"info  same on normal-range-only data: {_ms(rn.median)} ms = "
+                     f"{100 * copy.median / rn.median:.1f}% of the copy floor"
+                     + (f"; with out=dst {_ms(rno.median)} ms = "
+                        f"{100 * copy.median / rno.median:.1f}%" if rno else ""))
 
     for fmt in ("fp16", "bf16"):
         worst, wm = 0.0, None
@@ -905,8 +998,8 @@ def report(rows, info, args, mem_note) -> str:
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cmd = "python " + " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])
     parts = ["# lp.chop benchmark results", "",
-             f"Made by `{cmd}` (from the repository root; `make bench` runs the same) on {now}, "
-             f"in {info['elapsed'] / 60:.1f} min.", "", load_line(info), "",
+             f"Made by `{cmd}` (from the repository root; `make bench` runs it with "
+             f"`--write benchmarks/RESULTS.md`) on {now}, in {info['elapsed'] / 60:.1f} min.", "", load_line(info), "",
              "## Machine and versions", "",
              f"- CPU: {m['cpu']}; {m['cores']} logical cores ({m['usable']} usable); "
              f"numba threads: {m['numba_threads']} (threading layer {info['threading_layer']})",
@@ -917,14 +1010,20 @@ def report(rows, info, args, mem_note) -> str:
                     for k, (a, b) in info["mix"].items())
     parts += ["", "## Method", "",
               "- Data: standard normal values, each multiplied by 2**k with k uniform in "
-              "[emin, emax-1] of the target format, so that the values cover the format's normal "
+              "[emin, emax] of the target format, so that the values cover the format's normal "
               "range with a few subnormals and overflows from the tails; float32 arrays are the "
-              f"float64 ones cast. Measured mix (2000x2000): {mix}.",
+              f"float64 ones cast (values beyond float32's range become inf). Measured on the float64 "
+              f"data: {mix}. The `normal-only` data sets hold only values ±(1+u)*2**k inside the "
+              "normal range (k uniform in [emin, emax-1]).",
               f"- Time: median of n timed calls after a small warm-up call (numba compilation, "
               f"imports) and one untimed full-size call; up to {args.repeats} calls within "
               f"{args.budget:g} s per case (at least 3, or 2 for pychop/gfloat/apytypes). For a "
               "pure-NumPy peer whose call takes more than 1 s the first full-size call is counted "
-              "(nothing to compile). GB/s = input bytes / median time. `x copy` = median time / "
+              "(nothing to compile). A fast case whose median exceeds 1.5x its fastest call (the "
+              "machine stalled during most calls) is measured once more and the new numbers kept "
+              "(its note says so). Every output is a freshly mapped array (as glibc does anyway "
+              "for blocks over 32 MiB, i.e. every 4000x4000 output), so allocating calls pay for "
+              "first-touch page faults, as `x.copy()` does. GB/s = input bytes / median time. `x copy` = median time / "
               "np.copyto(dst, x) time on the same array.",
               "- Memory: peak growth of the resident set during one call (VmHWM after minus VmRSS "
               "before, the high-water mark reset via /proc/self/clear_refs before each call, glibc's "
@@ -933,15 +1032,18 @@ def report(rows, info, args, mem_note) -> str:
               "max over the timed calls. `peak/out` = that over the output's size; 1.00 means the "
               "output alone." + (f" ({mem_note})" if mem_note else ""),
               "- `!= lowprec`: elements whose value differs from lp.chop's result in the same "
-              "deterministic mode (NaN = NaN; signed zeros not told apart).",
+              "deterministic mode (NaN = NaN; signed zeros not told apart); up to 50 of them are "
+              "checked against exact rational rounding (Python fractions, independent of every "
+              "library here) and the count of right answers on each side is given.",
               "- lp.chop in stochastic modes gets `seed=1`; pychop's and apytypes' stochastic modes "
               "use their own generators, gfloat gets random bits drawn inside the timed call.",
               f"- Sweep rules (to keep the run near 10 minutes on 2 cores): lowprec, the copy floor, "
               f"numpy and ml_dtypes run everywhere; pychop and lowprec's out= variants run every "
-              f"mode on {_arr_name(t)}, gfloat and apytypes every mode on "
-              f"{_arr_name(info['second'])}, and only RNE and stochastic (mode 5) on the other "
-              "arrays (`--all-peer-modes` lifts this). fp8 (RNE only) is measured on the "
-              f"{t[0]}x{t[0]} arrays.",
+              f"mode on {_arr_name(t)} and RNE and stochastic (mode 5) on the other arrays; "
+              f"gfloat and apytypes run every mode on {_arr_name(info['second'])} and RNE on the "
+              "other arrays (`--all-peer-modes` lifts all this). fp8 (RNE only, lowprec, "
+              "ml_dtypes, gfloat) and the normal-only data (RNE and SR, lowprec and the casts) "
+              f"are measured on the {t[0]}x{t[0]} arrays.",
               "- Peer modes: pychop 1-9 (its 10, CADNA, has no lowprec counterpart), FaultChop 1-6, "
               "gfloat TiesToEven/TowardPositive/TowardNegative/TowardZero/Stochastic/TiesToAway "
               "(= 1/2/3/4/5/8; StochasticOdd/Fast/Fastest listed as extra mode-5 variants), "

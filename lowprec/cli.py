@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from .arith import add
 from .chop import chop
 from .formats import FLOAT_FORMATS, finfo
 from .rounding import RoundingMode
@@ -29,7 +30,7 @@ def harmonic_sum(fmt: str, mode: RoundingMode, n: int, seed: int = 0) -> float:
     terms = chop(1.0 / np.arange(1, n + 1), fmt, mode, seed=seed)
     s = 0.0
     for k, term in enumerate(terms):
-        s = chop(s + term, fmt, mode, seed=seed + k + 1)
+        s = float(add(s, term, fmt, mode, seed=seed + k + 1))  # correctly rounded sum
     return s
 
 

@@ -130,8 +130,7 @@ fma.__doc__ = _DOC.format(what="fused multiply-add ``x*y + z``", params="x, y, z
 
 
 def _random62(key, i):
-    from .rounding._kernels import random_bits
-    return int(random_bits(key, i)) >> 2
+    return int(_arith.random_bits(key, i)) >> 2
 
 
 def _fma_zero(flat, i, mode):

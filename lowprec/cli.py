@@ -51,6 +51,6 @@ def demo() -> None:
     for fmt in ("bfloat16", "binary16", "e5m2", "e4m3"):
         print(f"{fmt:<10}" + "".join(f"{harmonic_sum(fmt, m, n):>14.6g}" for m in modes))
     x = 1 / 3
-    print(f"\n1/3 in each format (round to nearest): " + ", ".join(
+    print("\n1/3 in each format (round to nearest): " + ", ".join(
         f"{f}={chop(x, f):.10g}" for f in ("binary16", "bfloat16", "tf32", "e4m3", "e4m3fn", "fp4_e2m1")))
     print(f"\n(done in {time.perf_counter() - t0:.1f} s)")

@@ -174,10 +174,6 @@ def test_decode_every_code(name):
     assert sum(math.isnan(v) for v in values) == 2 * f.high_nans + (0 if f.negzero else 1)
 
 
-class FinfoCase(NamedTuple):
-    name: str
-
-
 @pytest.mark.parametrize("name", list(FLOAT_FORMATS))
 def test_finfo_identities(name):
     """The identities ml_dtypes' finfo tests assert, checked through lp.chop."""

@@ -18,7 +18,7 @@ from ..chop import RoundSpec, make_spec
 from ..errors import FormatError, UnsupportedOperationError, UnsupportedTypeError
 from ..formats import FloatFormat
 from ..rounding import array_api
-from ..rounding.modes import RoundingMode, rounding_mode
+from ..rounding.modes import RoundingMode
 from ..rounding.params import rounding_params
 from ._ops import _STORAGE, JAX_OPS, Split62, random62, x64_enabled
 

@@ -9,7 +9,6 @@ keep the format, and a plain ``arr.view(LPFloat)`` has no format until one is gi
 
 from __future__ import annotations
 
-import copy as _copy
 from typing import Any, Optional
 
 import numpy as np
@@ -140,7 +139,3 @@ def _plain(value) -> Any:
 
 def format_of(x) -> Optional[Any]:
     return x._format if isinstance(x, LPArray) else None
-
-
-def _deep(obj, memo=None):
-    return _copy.deepcopy(obj, memo)

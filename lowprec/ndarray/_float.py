@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
@@ -288,7 +288,3 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
 
 def _is_torch_tensor(x) -> bool:
     return any(c.__module__ == "torch" and c.__qualname__ == "Tensor" for c in type(x).__mro__)
-
-
-def formats_of(xs: Sequence[Any]) -> List[FloatFormat]:
-    return [x.format for x in xs if isinstance(x, LPFloat)]

@@ -35,7 +35,6 @@ from ..errors import FormatError, UnsupportedTypeError
 from ..formats import FloatFormat
 from ..random import next_key
 from ..rounding.array_api import round_array
-from ..rounding.modes import rounding_mode
 from ..rounding.params import RoundingParams, rounding_params
 from ._ops import TORCH_OPS
 

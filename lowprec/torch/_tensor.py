@@ -35,7 +35,6 @@ import torch
 from torch.overrides import get_default_nowrap_functions
 from torch.utils._pytree import tree_flatten, tree_map
 
-from ..chop import RoundSpec
 from ..errors import UnsupportedOperationError, UnsupportedTypeError
 from ..formats import FloatFormat, format as as_format
 from ..policy import accumulation_model

@@ -246,6 +246,18 @@ def _deliver_one(result, out, fmt, mode):
     return out
 
 
+def array_format(fmt, rmode, subnormal: Optional[bool]):
+    """The format (with the subnormal override stored in it) and mode of a new emulated
+    array; shared by every backend's ``asarray``."""
+    f = as_format(fmt)
+    if not isinstance(f, FloatFormat):
+        raise UnsupportedTypeError(f"lp.asarray({f}): only float formats are available (LPFixed and "
+                                   "LPInt are not yet).")
+    if subnormal is not None:
+        f = f.replace(subnormal=bool(subnormal))
+    return f, rounding_mode(rmode)
+
+
 def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool] = None,
             seed: Optional[int] = None, rng=None) -> LPFloat:
     """Round ``x`` into ``fmt`` and return an emulated array.
@@ -271,12 +283,7 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
     if _is_torch_tensor(x):  # torch tensors become lp.torch.LPTensor (imports torch lazily)
         from ..torch import as_lp
         return as_lp(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng)
-    f = as_format(fmt)
-    if not isinstance(f, FloatFormat):
-        raise UnsupportedTypeError(f"lp.asarray({f}): LPFixed and LPInt are not available yet.")
-    if subnormal is not None:
-        f = f.replace(subnormal=bool(subnormal))
-    mode = rounding_mode(rmode)
+    f, mode = array_format(fmt, rmode, subnormal)
     a = x.values if isinstance(x, LPArray) else np.asarray(x)
     if a.dtype.kind not in "fiu" or a.dtype == np.longdouble:
         raise UnsupportedTypeError(f"lp.asarray takes real numbers, got {a.dtype}.")

@@ -36,10 +36,10 @@ from torch.overrides import get_default_nowrap_functions
 from torch.utils._pytree import tree_flatten, tree_map
 
 from ..errors import UnsupportedOperationError, UnsupportedTypeError
-from ..formats import FloatFormat, format as as_format
+from ..formats import FloatFormat
 from ..policy import accumulation_model
 from ..promotion import result_format, result_mode
-from ..rounding import RoundingMode, rounding_mode
+from ..rounding import RoundingMode
 from ..rounding.array_api import ADD, DIVIDE, MULTIPLY, SQRT, SUBTRACT, round_op
 from ._chop import params_for, random62, round_tensor
 from ._ops import TORCH_OPS
@@ -441,12 +441,9 @@ def as_lp(x: Any, fmt="half", rmode=1, *, dtype: Optional[torch.dtype] = None,
     from ._chop import round_like_spec
     from ..chop import make_spec
 
-    f = as_format(fmt)
-    if not isinstance(f, FloatFormat):
-        raise UnsupportedTypeError(f"lp.asarray({f}) for tensors: only float formats are available.")
-    if subnormal is not None:
-        f = f.replace(subnormal=bool(subnormal))
-    mode = rounding_mode(rmode)
+    from ..ndarray._float import array_format
+
+    f, mode = array_format(fmt, rmode, subnormal)
     t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
     with _DISABLED():
         if isinstance(t, LPTensor):

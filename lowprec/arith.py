@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .chop import make_spec
+from .chop import fast_range, make_spec
 from .errors import UnsupportedTypeError
 from .rounding import _kernels as _arith
 from .rounding.params import rounding_params
@@ -49,12 +49,35 @@ def _run(op, xs, fmt, rmode, subnormal, explim, seed, rng, out):
     spec = make_spec(fmt, rmode, subnormal=subnormal, explim=explim, seed=seed, rng=rng)
     flat, shape, dtype = _operands(*xs)
     p = rounding_params(spec.fmt, spec.explim, dtype, spec.subnormal)
-    result = np.empty(flat[0].size if flat else 0)
     second = flat[1] if len(flat) > 1 else flat[0]
-    _arith.binary_op(op, flat[0], second, result, p.t, p.emin, p.subnormal, p.xmax, p.overflow_value,
-                     p.inf_value, p.negzero, p.signed, int(spec.mode), spec.key(), 0)
+    result = binary(op, flat[0], second, p, spec.mode, spec.key())
     scalar = all(np.ndim(x) == 0 for x in xs) and out is None
     return _finish(result, shape, dtype, out, scalar)
+
+
+#: Below this many elements one thread is faster than starting the parallel loop.
+_SERIAL_BELOW = 16384
+_SIGN64 = np.int64(-(2**63))
+
+
+def binary(op: int, a: np.ndarray, b: np.ndarray, p, mode, key) -> np.ndarray:
+    """``round(a op b)`` for flat float64 arrays of one size: the one driver of the
+    correctly rounded kernels (``op`` is ``_kernels.ADD`` ... ``SQRT``; ``p`` the
+    :class:`~lowprec.rounding.params.RoundingParams`; ``key`` the stochastic stream).
+    Formats narrower than binary64 take the kernel with the branch-free fast path."""
+    out = np.empty(a.size)
+    common = (p.t, p.emin, p.subnormal, p.xmax, p.overflow_value, p.inf_value, p.negzero, p.signed, int(mode),
+              key, 0)
+    if p.t >= 52:
+        _arith.binary_op(op, a, b, out, *common)
+        return out
+    lo, hi, top = fast_range(p, np.dtype(np.float64))
+    sign_bit = _SIGN64 if p.signed else np.int64(0)
+    s = 52 - (p.t - 1)
+    flip = -1 if p.t > 1 else (1022 + p.emin) & 1
+    kernel = _arith.binary_op_fast_serial if a.size < _SERIAL_BELOW else _arith.binary_op_fast
+    kernel(op, a, b, out, out.view(np.int64), *common, lo, hi, top, sign_bit, s, flip)
+    return out
 
 
 _DOC = """Correctly rounded {what} in a low-precision format.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arith import binary
 from ..chop import chop
 from ..errors import UnsupportedOperationError
 from ..formats import FloatFormat
@@ -13,9 +14,13 @@ from ..rounding import _kernels
 from ..rounding.params import rounding_params
 
 
+def _key(mode):
+    return next_key() if mode.is_stochastic else np.uint64(0)
+
+
 def _kernel_params(fmt, mode):
     p = rounding_params(fmt)
-    key = next_key() if mode.is_stochastic else np.uint64(0)
+    key = _key(mode)
     return (p.t, p.emin, p.subnormal, p.xmax, p.overflow_value, p.inf_value, p.negzero, p.signed,
             int(mode), key, 0)
 
@@ -53,8 +58,7 @@ def _pairwise(op, rows, fmt, mode):
         half = rows.shape[1] // 2
         left = np.ascontiguousarray(rows[:, 0:2 * half:2]).reshape(-1)
         right = np.ascontiguousarray(rows[:, 1:2 * half:2]).reshape(-1)
-        combined = np.empty(left.size)
-        _kernels.binary_op(op, left, right, combined, *_kernel_params(fmt, mode))
+        combined = binary(op, left, right, rounding_params(fmt), mode, _key(mode))
         combined = combined.reshape(rows.shape[0], half)
         rows = np.concatenate([combined, rows[:, 2 * half:]], axis=1) if rows.shape[1] % 2 else combined
     return rows[:, 0].copy()

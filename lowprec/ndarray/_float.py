@@ -6,12 +6,13 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..arith import binary
 from ..chop import chop
 from ..errors import FormatMismatchError, UnsupportedOperationError, UnsupportedTypeError
 from ..formats import FloatFormat, format as as_format
 from ..promotion import result_format, result_mode
 from ..random import next_key
-from ..rounding import RoundingMode, _kernels, rounding_mode
+from ..rounding import RoundingMode, rounding_mode
 from ..rounding.params import rounding_params
 from ._accumulate import fold, matmul
 from ._base import LPArray
@@ -155,10 +156,8 @@ def _exact_then_round(op, args, fmt, mode, dtype):
     a = np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
     b = np.ascontiguousarray(np.broadcast_to(b, shape)).reshape(-1)
     p = rounding_params(fmt, True, dtype)
-    out = np.empty(a.size)
     key = next_key() if mode.is_stochastic else np.uint64(0)
-    _kernels.binary_op(op, a, b, out, p.t, p.emin, p.subnormal, p.xmax, p.overflow_value, p.inf_value,
-                       p.negzero, p.signed, int(mode), key, 0)
+    out = binary(op, a, b, p, mode, key)
     return out.reshape(shape).astype(dtype, copy=False)
 
 

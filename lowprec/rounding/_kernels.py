@@ -459,6 +459,17 @@ def exact_product(a, b):
 
 
 @nb.njit(inline="always", nogil=True)
+def _inside(hi, lo):
+    """The residual ``lo`` of a correctly rounded binary64 quotient or square root ``hi``,
+    kept strictly within half the spacing of ``hi`` on its side. The exact residual is
+    (a quotient or root of 53-bit numbers is never a 54-bit midpoint), but the computed
+    one may round onto or past that half, which would make a false tie for a 53-bit
+    format (sqrt(nextbelow(4)) rounded to nearest gave 2.0)."""
+    half = (np.nextafter(hi, math.copysign(np.inf, lo)) - hi) * 0.5
+    return np.nextafter(half, 0.0) if abs(lo) >= abs(half) else lo
+
+
+@nb.njit(inline="always", nogil=True)
 def exact_quotient(a, b):
     if _special(a, b):
         return a / b, 0.0, 0
@@ -469,7 +480,7 @@ def exact_quotient(a, b):
     q = ma / mb
     p, e = two_prod(q, mb)
     r = (ma - p) - e  # the exact remainder ma - q*mb
-    return q, r / mb, ea - eb
+    return q, _inside(q, r / mb), ea - eb
 
 
 @nb.njit(inline="always", nogil=True)
@@ -485,7 +496,7 @@ def exact_sqrt(a):
     s = math.sqrt(m)  # m in [1, 4): s in [1, 2)
     p, err = two_prod(s, s)
     r = (m - p) - err  # exact remainder m - s*s
-    return s, r / (2.0 * s), e // 2
+    return s, _inside(s, r / (2.0 * s)), e // 2
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -510,6 +521,78 @@ def binary_op(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzer
             r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))
         out[i] = round_pair(hi, lo, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
                             mode, r62)
+
+
+_SAFE_LO = 2.0 ** -900  #: magnitudes where Dekker's products and remainders are exact unscaled
+_SAFE_HI = 2.0 ** 900
+
+
+@nb.njit(inline="always", nogil=True)
+def _exact_op_unscaled(op, x, y, mode):
+    """:func:`exact_op` without the ``frexp`` scaling when every operand and result lies
+    in ``[2**-900, 2**900]`` (then no split overflows and no residual underflows), so
+    the result comes back with ``scale == 0`` and can take the fast path."""
+    if op == MULTIPLY:
+        p = x * y
+        if _SAFE_LO < abs(x) < _SAFE_HI and _SAFE_LO < abs(y) < _SAFE_HI and _SAFE_LO < abs(p) < _SAFE_HI:
+            h, e = two_prod(x, y)
+            return h, e, 0
+    elif op == DIVIDE:
+        q = x / y
+        if _SAFE_LO < abs(x) < _SAFE_HI and _SAFE_LO < abs(y) < _SAFE_HI and _SAFE_LO < abs(q) < _SAFE_HI:
+            p, e = two_prod(q, y)
+            return q, _inside(q, ((x - p) - e) / y), 0
+    elif op == SQRT:
+        if _SAFE_LO < x < _SAFE_HI:
+            r = math.sqrt(x)
+            p, e = two_prod(r, r)
+            return r, _inside(r, ((x - p) - e) / (2.0 * r)), 0
+    return exact_op(op, x, y, mode)
+
+
+@nb.njit(inline="always", nogil=True)
+def _binary_fast_body(op, a, b, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                      mode, key, offset, lo_b, hi_b, top, sign_bit, s, t1_flip):
+    """:func:`binary_op` with the branch-free rounding of :func:`_fast_mag` wherever it is
+    provably the same: the exact result ``hi + lo`` has ``hi`` in the format's normal range
+    and either ``lo == 0`` or (deterministic modes) ``hi``'s dropped bits are neither 0
+    nor one half, so no rounding boundary (all binary64 numbers, since ``t < 52``) lies
+    within ``|lo| <= ulp(hi)/2`` of ``hi``. Everything else takes :func:`round_pair`."""
+    stochastic = mode == _SR or mode == _SRU
+    mask = (np.int64(1) << s) - 1
+    half = np.int64(1) << (s - 1)
+    for i in nb.prange(out.shape[0]):
+        hi, lo, sc = _exact_op_unscaled(op, np.float64(a[i]), np.float64(b[i]), mode)
+        r62 = np.int64(0)
+        if stochastic:
+            r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))
+        out[i] = hi
+        bits = np.int64(obits[i])
+        mag = bits & (sign_bit - 1)
+        rem = mag & mask
+        if sc == 0 and lo_b <= mag and mag < hi_b and (lo == 0.0 or (not stochastic and rem != 0 and rem != half)):
+            m2 = _fast_mag(mag, bits < 0, mode, s, r62, t1_flip)
+            if m2 <= top:
+                obits[i] = m2 | (bits & sign_bit)
+                continue
+        out[i] = round_pair(hi, lo, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                            mode, r62)
+
+
+@nb.njit(parallel=True, **_JIT)
+def binary_op_fast(op, a, b, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode,
+                   key, offset, lo_b, hi_b, top, sign_bit, s, t1_flip):
+    """``out[i] = round(a[i] op b[i])`` (float64 ``out``, int64 view ``obits``), parallel."""
+    _binary_fast_body(op, a, b, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                      mode, key, offset, lo_b, hi_b, top, sign_bit, s, t1_flip)
+
+
+@nb.njit(error_model="numpy", **_JIT)
+def binary_op_fast_serial(op, a, b, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                          mode, key, offset, lo_b, hi_b, top, sign_bit, s, t1_flip):
+    """:func:`binary_op_fast` on one thread: small arrays, where starting threads costs more."""
+    _binary_fast_body(op, a, b, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                      mode, key, offset, lo_b, hi_b, top, sign_bit, s, t1_flip)
 
 
 @nb.njit(parallel=True, **_JIT)

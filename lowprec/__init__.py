@@ -19,8 +19,11 @@ from .errors import (
 )
 from .formats import FixedFormat, FloatFormat, IntFormat, finfo, format, p3109
 from .arith import fma
-from .ndarray import LPArray, LPFloat, asarray, semantics
-from .policy import accumulate
+from .ndarray import LPArray, LPFixed, LPFloat, LPInt, asarray, semantics
+from .formats import BlockFormat, bfp
+from .quant import fixed_codes, int_codes, mx_encode, quantize_block, quantize_fixed, quantize_int, quantize_mx
+from .policy import accumulate, policy
+from . import linalg
 from .random import seed
 from .rounding import RoundingMode, rounding_mode
 
@@ -29,8 +32,10 @@ __version__ = "0.1.0"
 __all__ = [
     "FixedFormat", "FloatFormat", "FormatError", "FormatMismatchError", "FormatRangeError",
     "IntFormat", "LPArray", "LPFloat", "LowprecError", "LowprecWarning", "RoundingMode", "RoundingModeError",
-    "UnsupportedOperationError", "UnsupportedTypeError", "accumulate", "asarray", "chop", "finfo", "fma", "format", "p3109",
+    "UnsupportedOperationError", "UnsupportedTypeError", "accumulate", "asarray", "linalg", "policy", "chop", "finfo", "fma", "format", "p3109",
     "register_backend", "rounding_mode", "seed", "semantics", "__version__",
+    "BlockFormat", "LPFixed", "LPInt", "bfp", "fixed_codes", "int_codes", "mx_encode", "quantize_block",
+    "quantize_fixed", "quantize_int", "quantize_mx",
 ]
 
 

@@ -61,3 +61,52 @@ def accumulate(model: Union[str, FloatFormat]) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+
+
+#: What happens to NumPy functions without an emulated implementation.
+UNKNOWN = ("error", "round_once")
+
+_unknown: contextvars.ContextVar = contextvars.ContextVar("lowprec_unknown", default="error")
+
+
+def unknown_policy() -> str:
+    """The rule for functions without an emulated implementation in force."""
+    return _unknown.get()
+
+
+@contextlib.contextmanager
+def policy(*, unknown: Optional[str] = None,
+           accumulate: Optional[Union[str, FloatFormat]] = None) -> Iterator[None]:
+    """Set emulation rules for a block.
+
+    Parameters
+    ----------
+    unknown : {"error", "round_once"}, optional
+        For NumPy functions that have no emulated implementation: ``"error"`` (default)
+        raises :class:`~lowprec.errors.UnsupportedOperationError`; ``"round_once"``
+        computes them on the plain values in binary64, rounds the float results once
+        into the operands' format and warns (:class:`~lowprec.errors.LowprecWarning`).
+    accumulate : str or format, optional
+        The accumulation model, as :func:`accumulate`.
+
+    Examples
+    --------
+    >>> import numpy as np, lowprec as lp, warnings
+    >>> x = lp.asarray([1.0, 2.0, 4.0], "half")
+    >>> with lp.policy(unknown="round_once"), warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     float(np.interp(1.5, [1, 2], x[:2]).values)
+    1.5
+    """
+    tokens = []
+    if unknown is not None:
+        if unknown not in UNKNOWN:
+            raise LowprecError(f"unknown={unknown!r}: use one of {UNKNOWN}.")
+        tokens.append((_unknown, _unknown.set(unknown)))
+    if accumulate is not None:
+        tokens.append((_current, _current.set(accumulation_model(accumulate))))
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)

@@ -21,6 +21,8 @@ from lowprec.formats import FLOAT_FORMATS
 
 from . import cases as C
 from . import checks as K
+from . import ops as O
+from .fixed import run_all as run_fixed
 from .oracle import DETERMINISTIC, MODE_LABELS
 
 ALL_MODES = tuple(range(1, 10))
@@ -53,11 +55,22 @@ class Plan:
     sr_k: int  #: top random bits enumerated by sr-enum
     sr_draws: int  #: draws per point in sr-freq
     sr_points: int  #: points per format in sr-freq
+    ops_small: Tuple[str, ...] = ()  #: labels of SMALL formats of <= 8 bits: operations on pairs of values
+    ops_pairs: int = 0  #: pairs per small format and operation (0: every pair)
+    ops_sr: int = 0  #: stochastic pairs per operation, and fma triples / 20, per small format
+    ops_wide: Tuple[str, ...] = ()  #: labels of OPS_WIDE formats: operations on hard operands
+    ops_hard: int = 0  #: hard operand tuples per operation, format and storage
 
 
-FULL = Plan(tuple(f.label for f in SMALL), tuple(f.label for f in WIDE), 2000, 2000, 8, 40000, 8)
+#: Formats whose operations are checked on hard operands against mpmath (any width).
+OPS_WIDE = [lp.format(n) for n in ("half", "bf16", "tf32", "fp32", "fp64", "e8m10", "e11m20", "e3m4")]
+
+FULL = Plan(tuple(f.label for f in SMALL), tuple(f.label for f in WIDE), 2000, 2000, 8, 40000, 8,
+            tuple(f.label for f in SMALL if f.bits <= 8), 0, 1000, tuple(f.label for f in OPS_WIDE), 800)
 QUICK = Plan(("binary16", "bfloat16", "e4m3", "e4m3fn", "e5m2fnuz", "fp4_e2m1", "binary8p3se"),
-             ("bfloat16", "tf32", "binary32", "e3m4", "e11m20"), 30, 40, 6, 4000, 2)
+             ("bfloat16", "tf32", "binary32", "e3m4", "e11m20"), 30, 40, 6, 4000, 2,
+             ("e4m3", "e5m2fnuz", "fp6_e3m2", "fp4_e2m1", "binary8p3se"), 4096, 40,
+             ("bfloat16", "binary64"), 48)
 
 
 def fits_float32(fmt) -> bool:
@@ -115,6 +128,14 @@ def tasks(plan: Plan, seed: int) -> List[Tuple[str, Callable[[], List[K.Check]]]
         out.append((f"mpmath {f.label}", mp))
         if f.bits > 16 and f.t + plan.sr_k <= 53:  # sr-enum inputs must be exact in float64
             out.append((f"sr-enum {f.label}", lambda f=f, i=i: K.sr_enumerate(f, plan.sr_k, rng(7000 + i))))
+    for i, f in enumerate(f for f in SMALL if f.label in plan.ops_small):
+        out.append((f"ops {f.label}", lambda f=f, i=i: O.small_format(
+            f, plan.ops_pairs, plan.ops_sr, 20 * plan.ops_sr, rng(8000 + i), seed)))
+    for i, f in enumerate(f for f in OPS_WIDE if f.label in plan.ops_wide):
+        out.append((f"ops-hard {f.label}",
+                    lambda f=f, i=i: O.wide_format(f, plan.ops_hard, rng(9000 + i), seed)))
+    # fixed point, integer quantization and MX/block formats (verification/fixed.py)
+    out.append(("fixed, integer and block formats", lambda: run_fixed(plan == QUICK, seed)))
     return out
 
 
@@ -156,4 +177,4 @@ def report(results: List[K.Check]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FULL", "QUICK", "Plan", "SMALL", "WIDE", "report", "run", "tasks"]
+__all__ = ["FULL", "OPS_WIDE", "QUICK", "Plan", "SMALL", "WIDE", "report", "run", "tasks"]

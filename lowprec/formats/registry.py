@@ -6,10 +6,11 @@ import re
 from typing import Callable, Dict, List, Tuple, Union
 
 from ..errors import FormatError, close_matches
+from ._block import BlockFormat, bfp
 from ._fixed import FixedFormat, IntFormat
 from ._float import FloatFormat
 
-Format = Union[FloatFormat, FixedFormat, IntFormat]
+Format = Union[FloatFormat, FixedFormat, IntFormat, BlockFormat]
 
 
 def _ieee(name: str, exp_bits: int, sig_bits: int) -> FloatFormat:
@@ -101,6 +102,15 @@ FLOAT_FORMATS: Dict[str, FloatFormat] = {
     )
 }
 
+#: The OCP MX v1.0 formats (block 32, E8M0 scale, FLOOR rule), keyed by name.
+MX_FORMATS: Dict[str, BlockFormat] = {
+    name: BlockFormat(elem, 32, name=name)
+    for name, elem in (
+        ("mxfp8_e4m3", e4m3fn), ("mxfp8_e5m2", e5m2), ("mxfp6_e2m3", fp6_e2m3),
+        ("mxfp6_e3m2", fp6_e3m2), ("mxfp4_e2m1", fp4_e2m1), ("mxint8", FixedFormat(2, 6)),
+    )
+}
+
 #: Aliases (lower case) of the canonical names.
 ALIASES: Dict[str, str] = {
     "half": "binary16", "fp16": "binary16", "h": "binary16", "float16": "binary16",
@@ -113,6 +123,7 @@ ALIASES: Dict[str, str] = {
     "float8_e4m3fn": "e4m3fn", "ocp_e4m3": "e4m3fn",
     "float8_e4m3fnuz": "e4m3fnuz", "float8_e5m2fnuz": "e5m2fnuz",
     "float6_e2m3fn": "fp6_e2m3", "float6_e3m2fn": "fp6_e3m2", "float4_e2m1fn": "fp4_e2m1",
+    "mxfp8": "mxfp8_e4m3", "mxfp6": "mxfp6_e2m3", "mxfp4": "mxfp4_e2m1",
 }
 
 _INT_WORDS = {"int": True, "uint": False}
@@ -129,11 +140,16 @@ def _parse_p3109(m: re.Match) -> FloatFormat:
 
 
 def _parse_fixed(m: re.Match) -> FixedFormat:
-    return FixedFormat(int(m.group(1)), int(m.group(2)))
+    return FixedFormat(int(m.group(2)), int(m.group(3)), signed=m.group(1) != "u")
+
+
+def _parse_bfp(m: re.Match) -> BlockFormat:
+    return bfp(int(m.group(1)), int(m.group(2) or 32))
 
 
 def _parse_int(m: re.Match) -> IntFormat:
-    return IntFormat(int(m.group(2)), signed=_INT_WORDS[m.group(1)])
+    signed = _INT_WORDS[m.group(1)]
+    return IntFormat(int(m.group(2)), signed=signed, symmetric=signed)
 
 
 #: Spelling patterns for parameterised families, tried in order.
@@ -141,17 +157,18 @@ PATTERNS: List[Tuple[re.Pattern, Callable[[re.Match], Format]]] = [
     (re.compile(r"e(\d+)m(\d+)"), _parse_custom_float),
     (re.compile(r"binary(\d+)p(\d+)(s|u)?(e|f)?"), _parse_p3109),
     (re.compile(r"p3109\((\d+),\s*(\d+)\)()()"), _parse_p3109),
-    (re.compile(r"fixed\((\d+),\s*(\d+)\)"), _parse_fixed),
-    (re.compile(r"q(\d+)\.(\d+)"), _parse_fixed),
+    (re.compile(r"(u?)fixed\((\d+),\s*(\d+)\)"), _parse_fixed),
+    (re.compile(r"(u?)q(\d+)\.(\d+)"), _parse_fixed),
+    (re.compile(r"bfp(\d+)(?:_b(\d+))?"), _parse_bfp),
     (re.compile(r"(u?int)(\d+)"), _parse_int),
 ]
 
-_EXAMPLES = ["e4m3", "e5m2", "e3m4", "binary8p3", "fixed(8,8)", "q8.8", "int8", "uint8", "int4"]
+_EXAMPLES = ["e4m3", "e5m2", "e3m4", "binary8p3", "fixed(8,8)", "q8.8", "int8", "uint8", "int4", "bfp8"]
 
 
 def known_names() -> List[str]:
     """Every fixed spelling that :func:`format` accepts (parameterised families aside)."""
-    return sorted(set(FLOAT_FORMATS) | set(ALIASES))
+    return sorted(set(FLOAT_FORMATS) | set(MX_FORMATS) | set(ALIASES))
 
 
 def format(spec: Union[str, Format]) -> Format:  # noqa: A001 - public name fixed by the design
@@ -163,7 +180,9 @@ def format(spec: Union[str, Format]) -> Format:  # noqa: A001 - public name fixe
         A format object (returned as is), a built-in name or alias
         (case-insensitive: ``"half"``, ``"bf16"``, ``"q43"``, ``"e4m3fn"``, ...),
         ``"eXmY"`` for an IEEE-style custom float, ``"binary8p3"`` for P3109,
-        ``"fixed(8,8)"``/``"q8.8"`` for fixed point, ``"int8"``/``"uint4"`` for integers.
+        ``"fixed(8,8)"``/``"q8.8"`` for fixed point (``"ufixed(8,8)"``/``"uq8.8"``
+        unsigned), ``"int8"``/``"uint4"`` for integers, ``"mxfp8_e4m3"``, ``"mxint8"``
+        etc. for OCP MX and ``"bfp8"``/``"bfp8_b16"`` for block floating point.
 
     Returns
     -------
@@ -174,7 +193,7 @@ def format(spec: Union[str, Format]) -> Format:  # noqa: A001 - public name fixe
     FormatError
         For an unknown spelling; the message names the close matches.
     """
-    if isinstance(spec, (FloatFormat, FixedFormat, IntFormat)):
+    if isinstance(spec, (FloatFormat, FixedFormat, IntFormat, BlockFormat)):
         return spec
     if not isinstance(spec, str):
         raise FormatError(
@@ -185,6 +204,8 @@ def format(spec: Union[str, Format]) -> Format:  # noqa: A001 - public name fixe
     key = ALIASES.get(key, key)
     if key in FLOAT_FORMATS:
         return FLOAT_FORMATS[key]
+    if key in MX_FORMATS:
+        return MX_FORMATS[key]
     for pattern, build in PATTERNS:
         m = pattern.fullmatch(key)
         if m:
@@ -192,5 +213,5 @@ def format(spec: Union[str, Format]) -> Format:  # noqa: A001 - public name fixe
     raise FormatError(
         f"unknown format {spec!r}.{close_matches(key, known_names() + _EXAMPLES)} "
         f"Built-ins: {', '.join(FLOAT_FORMATS)}; custom: 'eXmY', 'binary8p3', "
-        "'fixed(m,n)', 'q8.8', 'int8'."
+        "'fixed(m,n)', 'q8.8', 'int8', 'bfp8'; MX: " + ", ".join(MX_FORMATS) + "."
     )

@@ -46,8 +46,11 @@ class LPFloat(LPArray):
                 f"np.{ufunc.__name__} is not defined for LPFloat (category {kind}); "
                 "use np.asarray(x) to leave emulation explicitly."
             )
+        if method == "at":
+            return _at(ufunc, inputs, kwargs)
         fmt, mode, dtype = _common(inputs, ufunc.__name__)
         args = [_weak(x, fmt, mode, dtype) for x in inputs]
+        where = kwargs.pop("where", True) if method == "__call__" else True
         if method == "__call__" and kind == "product":
             if kwargs:
                 raise UnsupportedOperationError(f"np.matmul: arguments {sorted(kwargs)} are not supported.")
@@ -68,7 +71,60 @@ class LPFloat(LPArray):
                     f"np.{ufunc.__name__}.{method} has no emulated accumulation; loop explicitly.")
         else:
             raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method} is not supported for LPFloat.")
-        return _deliver(result, out, fmt, mode)
+        return _deliver(result, out, fmt, mode, where)
+
+    # ndarray methods that NumPy implements without __array_function__
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+        """Emulated mean (see ``lp.semantics(np.mean)``)."""
+        return np.mean(self, axis=axis, dtype=dtype, out=out, keepdims=keepdims, where=where)
+
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True):
+        """Emulated variance (see ``lp.semantics(np.var)``)."""
+        return np.var(self, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True):
+        """Emulated standard deviation (see ``lp.semantics(np.std)``)."""
+        return np.std(self, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
+
+    def dot(self, b, out=None):
+        """Emulated dot product (see ``lp.semantics(np.dot)``)."""
+        return np.dot(self, b, out=out)
+
+    def trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+        """Emulated trace (see ``lp.semantics(np.trace)``)."""
+        return np.trace(self, offset, axis1, axis2, dtype, out)
+
+    def round(self, decimals=0, out=None):
+        """Round to ``decimals`` decimal digits; the result is rounded into the format."""
+        return np.round(self, decimals, out)
+
+    def clip(self, min=None, max=None, out=None, **kwargs):
+        """Clip to ``[min, max]`` (bounds rounded into the format first)."""
+        return np.clip(self, min, max, out=out, **kwargs)
+
+
+def _at(ufunc, inputs, kwargs):
+    """``ufunc.at(a, indices[, b])``: unbuffered, so repeated indices apply one after the
+    other, each step rounded into ``a``'s format."""
+    a, indices, *rest = inputs
+    if not isinstance(a, LPFloat) or kwargs:
+        raise UnsupportedOperationError(f"np.{ufunc.__name__}.at: the target must be an LPFloat.")
+    positions = np.arange(a.size).reshape(a.shape)[indices]
+    flat = positions.reshape(-1)
+    other = np.broadcast_to(_plain_value(rest[0]), positions.shape).reshape(-1) if rest else None
+    values = a.values
+    pending = np.arange(flat.size)
+    while pending.size:  # one batch per repetition of an index, in order
+        _, first = np.unique(flat[pending], return_index=True)
+        batch = pending[np.sort(first)]
+        current = LPFloat._wrap(values.flat[flat[batch]], a.format, a.rmode)
+        operands = (current,) if other is None else (current, other[batch])
+        values.flat[flat[batch]] = getattr(ufunc(*operands), "values")
+        pending = np.delete(pending, np.sort(first))
+
+
+def _plain_value(x):
+    return x.values if isinstance(x, LPArray) else x
 
 
 def _foreign(objs) -> bool:
@@ -124,7 +180,6 @@ def _round_to(values, fmt, mode, seed=None):
 
 
 def _call(ufunc, kind, args, fmt, mode, dtype, kwargs):
-    where = kwargs.pop("where", True)
     if kwargs:
         raise UnsupportedOperationError(f"np.{ufunc.__name__}: arguments {sorted(kwargs)} are not supported.")
     if kind == "correctly_rounded":
@@ -140,12 +195,6 @@ def _call(ufunc, kind, args, fmt, mode, dtype, kwargs):
         with np.errstate(all="ignore"):
             raw = ufunc(*args)
         result = tuple(_round_to(r, fmt, mode) for r in raw) if isinstance(raw, tuple) else _round_to(raw, fmt, mode)
-    if where is not True:
-        base = np.zeros_like(result) if not isinstance(result, tuple) else None
-        if base is None:
-            raise UnsupportedOperationError(f"where= with np.{ufunc.__name__} is not supported.")
-        np.copyto(base, result, where=where)
-        result = base
     return result
 
 
@@ -198,7 +247,15 @@ def _fold(ufunc, method, a, fmt, mode, kwargs):
     a = np.asarray(a, dtype=np.float64)
     if axis is None:
         a, axis = a.reshape(-1), 0
-    axis = axis if isinstance(axis, int) else _single_axis(axis, ufunc)
+    if not isinstance(axis, (int, np.integer)):  # several axes: one, in row-major order
+        axes = tuple(ax % a.ndim for ax in axis)
+        a = np.moveaxis(a, axes, range(-len(axes), 0))
+        kept_shape = a.shape[:a.ndim - len(axes)]
+        a = a.reshape(kept_shape + (-1,))
+        result = _fold(ufunc, method, a, fmt, mode, {"axis": -1, "initial": initial})
+        if keepdims:
+            result = np.expand_dims(result, axes)
+        return result
     moved = np.moveaxis(a, axis, -1)
     if initial is not np._NoValue:
         start = np.full(moved.shape[:-1] + (1,), chop(float(initial), fmt, mode))
@@ -215,33 +272,32 @@ def _fold(ufunc, method, a, fmt, mode, kwargs):
     return np.expand_dims(result, axis) if keepdims else result
 
 
-def _single_axis(axis, ufunc):
-    if len(axis) == 1:
-        return axis[0]
-    raise UnsupportedOperationError(f"np.{ufunc.__name__}.reduce over several axes: reduce one at a time.")
-
-
-def _deliver(result, out, fmt, mode):
-    """Wrap results as LPFloat, or write them into ``out`` (rounded to out's format)."""
+def _deliver(result, out, fmt, mode, where=True):
+    """Wrap results as LPFloat, or write them into ``out`` (rounded to out's format;
+    only where ``where`` holds, the rest of ``out`` untouched, as NumPy)."""
     if isinstance(result, tuple):
         outs = out or (None,) * len(result)
-        return tuple(_deliver_one(r, o, fmt, mode) for r, o in zip(result, outs))
-    return _deliver_one(result, out[0] if out else None, fmt, mode)
+        return tuple(_deliver_one(r, o, fmt, mode, where) for r, o in zip(result, outs))
+    return _deliver_one(result, out[0] if out else None, fmt, mode, where)
 
 
-def _deliver_one(result, out, fmt, mode):
+def _deliver_one(result, out, fmt, mode, where=True):
     result = np.asarray(result)
+    where = _plain_value(where)
+    if out is None and where is not True:  # NumPy leaves the rest uninitialised; we give zeros
+        out = LPFloat._wrap(np.zeros(result.shape, result.dtype), fmt, mode) if result.dtype.kind in "fc" \
+            else np.zeros_like(result)
     if result.dtype.kind not in "fc":  # e.g. frexp's exponents
         if out is not None:
-            np.copyto(out, result)
+            np.copyto(out, result, where=where)
             return out
         return result
     if out is None:
         return LPFloat._wrap(result, fmt, mode)
     if isinstance(out, LPFloat):
-        np.copyto(out.values, out._round(result))
+        np.copyto(out.values, out._round(result), where=where)
     else:
-        np.copyto(out, result, casting="same_kind")
+        np.copyto(out, result, casting="same_kind", where=where)
     return out
 
 
@@ -250,8 +306,8 @@ def array_format(fmt, rmode, subnormal: Optional[bool]):
     array; shared by every backend's ``asarray``."""
     f = as_format(fmt)
     if not isinstance(f, FloatFormat):
-        raise UnsupportedTypeError(f"lp.asarray({f}): only float formats are available (LPFixed and "
-                                   "LPInt are not yet).")
+        raise UnsupportedTypeError(f"lp.asarray({f}): no array type for this format here; block formats "
+                                   "are applied with lp.quantize_mx(x, fmt, axis=...).")
     if subnormal is not None:
         f = f.replace(subnormal=bool(subnormal))
     return f, rounding_mode(rmode)
@@ -282,6 +338,12 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
     if _is_torch_tensor(x):  # torch tensors become lp.torch.LPTensor (imports torch lazily)
         from ..torch import as_lp
         return as_lp(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng)
+    if _is_jax_array(x):  # JAX arrays and tracers become lp.jax.LPArray (imports jax lazily)
+        from ..jax import asarray as jax_asarray
+        return jax_asarray(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng)
+    kind = type(as_format(fmt))
+    if kind in _OTHER_KINDS:  # fixed point -> LPFixed, integer -> LPInt (lowprec.ndarray._fixed/_int)
+        return _OTHER_KINDS[kind](x, fmt, rmode, dtype=dtype, seed=seed, rng=rng)
     f, mode = array_format(fmt, rmode, subnormal)
     a = x.values if isinstance(x, LPArray) else np.asarray(x)
     if a.dtype.kind not in "fiu" or a.dtype == np.longdouble:
@@ -290,6 +352,16 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
         dtype = np.float32 if a.dtype == np.float32 else np.float64
     a = a.astype(dtype, copy=False)
     return LPFloat._wrap(chop(a, f, mode, seed=seed, rng=rng), f, mode)
+
+
+#: asarray for the other format kinds, filled in by lowprec.ndarray.__init__.
+_OTHER_KINDS: dict = {}
+
+
+def _is_jax_array(x) -> bool:
+    names = {"jaxlib._jax.ArrayImpl", "jaxlib.xla_extension.ArrayImpl", "jax._src.core.Tracer",
+             "lowprec.jax._array.LPArray"}
+    return any(f"{c.__module__}.{c.__qualname__}" in names for c in type(x).__mro__)
 
 
 def _is_torch_tensor(x) -> bool:

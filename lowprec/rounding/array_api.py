@@ -11,7 +11,7 @@ stochastic decisions when the same 62-bit random integers are given.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -33,6 +33,24 @@ class Ops:
     to_float_int: Callable[[Any, Any], Any]  #: integer array -> float array like the second
     float_to_int64: Callable[[Any], Any]  #: exact conversion of integer-valued floats
     bits: Callable[[Any], int]  #: width of the float dtype in bits
+    #: Optional, for the fast path of :func:`round_array`: integer array (any integer
+    #: dtype, values fitting the float's width) -> the float array with those bits.
+    from_int: Optional[Callable[[Any, Any], Any]] = None
+    #: Optional: ``fix_up(fast, values, x, r62, general)`` returns ``values`` where the
+    #: boolean ``fast`` holds and ``general(x', r62')`` elsewhere, computing ``general``
+    #: only where needed (on the gathered elements, or behind a check that all are fast).
+    #: Without it the fast path is not used.
+    fix_up: Optional[Callable[..., Any]] = None
+
+
+def _numpy_fix_up(fast, values, x, r62, general):
+    """:attr:`Ops.fix_up` by fancy indexing (any library with NumPy's indexing)."""
+    slow = ~fast
+    if not slow.any():
+        return values
+    values = values.copy()
+    values[slow] = general(x[slow], None if r62 is None else r62[slow])
+    return values
 
 
 NUMPY_OPS = Ops(
@@ -43,6 +61,8 @@ NUMPY_OPS = Ops(
     to_float_int=lambda k, like: k.astype(like.dtype),
     float_to_int64=lambda x: x.astype(np.int64),
     bits=lambda x: x.dtype.itemsize * 8,
+    from_int=lambda k, like: k.astype(np.int64 if like.dtype == np.float64 else np.int32).view(like.dtype),
+    fix_up=_numpy_fix_up,
 )
 
 
@@ -85,7 +105,59 @@ def _full_int(like, value: int, ops: Ops):
     return ops.float_to_int64(like * 0) + value
 
 
-def round_array(x, p: RoundingParams, mode, r62=None, ops: Ops = NUMPY_OPS):
+def _fast_bits(b, p: RoundingParams, mode: RoundingMode, r62, ssig: int, sbias: int, sign_bit: int):
+    """The integer fast path (``_kernels._fast_mag``) on the storage bits ``b``: the
+    rounded bits, and where they are right (a normal-range input whose result stays at
+    most ``xmax``). Adding the rounding increment and masking the dropped bits is exact
+    rounding there: a carry into the exponent field is the move to the next binade."""
+    s = ssig - (p.t - 1)
+    mask = (1 << s) - 1
+    mag = b & ~sign_bit
+    negmask = b >> (ssig + (11 if ssig == 52 else 8))  # -1 where negative, else 0 (b's dtype)
+    kept = mag & ~mask
+    nonzero_rem = ((mag & mask) + mask) & (1 << s)  # 2**s where dropped bits are nonzero
+    if mode == RoundingMode.NEAREST_EVEN:
+        lsb = (mag >> s) & 1
+        if p.t == 1:  # the encoding's last bit is the exponent's: parity of the biases
+            lsb = lsb ^ ((sbias - 1 + p.emin) & 1)
+        m2 = (mag + lsb + (mask >> 1)) & ~mask
+    elif mode == RoundingMode.NEAREST_AWAY:
+        m2 = (mag + (1 << (s - 1))) & ~mask
+    elif mode == RoundingMode.NEAREST_ZERO:
+        m2 = (mag + (mask >> 1)) & ~mask
+    elif mode == RoundingMode.TOWARD_ZERO or (mode == RoundingMode.ODD and p.t == 1):
+        m2 = kept
+    elif mode == RoundingMode.UP:
+        m2 = (mag + (~negmask & mask)) & ~mask
+    elif mode == RoundingMode.DOWN:
+        m2 = (mag + (negmask & mask)) & ~mask
+    elif mode == RoundingMode.ODD:
+        m2 = kept | nonzero_rem
+    elif mode == RoundingMode.STOCHASTIC:  # up iff (r62 >> (62 - s)) < the dropped bits
+        m2 = (mag + (mask - (r62 >> (62 - s)))) & ~mask
+    else:  # STOCHASTIC_UNIFORM
+        m2 = kept + (nonzero_rem & (((r62 >> 61) & 1) << s))
+    lo, hi, top = _fast_range(p, ssig, sbias)
+    fast = (mag >= lo) & (mag < hi) & (m2 <= top)
+    return m2 | (b & sign_bit), fast
+
+
+def _fast_range(p: RoundingParams, ssig: int, sbias: int):
+    """Storage bit patterns of ``2**max(emin, storage emin)``, of ``2**(emax + 1)`` (the
+    infinity pattern when that passes the storage) and of ``xmax``."""
+    def bits(v: float) -> int:
+        m, e = np.frexp(v)  # v = m * 2**e, m in [0.5, 1): biased exponent e - 1 + bias
+        return ((int(e) - 1 + sbias) << ssig) | int(np.ldexp(m * 2 - 1, ssig))
+
+    inf_bits = (2 * sbias + 1) << ssig
+    emax = int(np.floor(np.log2(p.xmax))) if np.isfinite(p.xmax) else sbias
+    hi = inf_bits if emax + 1 > sbias else (emax + 1 + sbias) << ssig
+    lo = (max(p.emin, 1 - sbias) + sbias) << ssig
+    top = bits(p.xmax) if np.isfinite(p.xmax) else inf_bits
+    return lo, hi, top
+
+
+def round_array(x, p: RoundingParams, mode, r62=None, ops: Ops = NUMPY_OPS, fast: bool = True):
     """Round a float32 or float64 array into the format described by ``p``.
 
     Parameters
@@ -98,6 +170,9 @@ def round_array(x, p: RoundingParams, mode, r62=None, ops: Ops = NUMPY_OPS):
         Random integers in ``[0, 2**62)``, one per element; required by the stochastic modes.
     ops : Ops
         The library shim (NumPy's by default).
+    fast : bool
+        Use the integer fast path for the elements in the format's normal range when
+        ``ops`` supports it (:attr:`Ops.fix_up`); the result is the same either way.
 
     Returns
     -------
@@ -108,17 +183,23 @@ def round_array(x, p: RoundingParams, mode, r62=None, ops: Ops = NUMPY_OPS):
     if mode.is_stochastic and r62 is None:
         raise ValueError(f"rounding mode {mode.name.lower()} needs random bits (r62).")
     ssig, sbias = _STORAGE[ops.bits(x)]
+    if fast and ops.fix_up is not None and p.t - 1 < ssig:
+        sign_bit = -(1 << (ops.bits(x) - 1)) if p.signed else 0
+        bits, ok = _fast_bits(ops.to_int(x), p, mode, r62, ssig, sbias, sign_bit)
+        return ops.fix_up(ok, ops.from_int(bits, x), x, r62,
+                          lambda xs, rs: _round_general(xs, p, mode, rs, ops))
+    return _round_general(x, p, mode, r62, ops)
+
+
+def _round_general(x, p: RoundingParams, mode: RoundingMode, r62, ops: Ops):
+    """:func:`round_array` for every element: exact float scaling and ``floor``."""
     b = ops.to_int(x)
     negative = b < 0
     a = ops.where(negative, -x, x)
     zeros = ops.to_float_int(b * 0, x)  # +0.0 everywhere; constants are built from it
     finite_nonzero = (a > 0) & (a < float("inf"))  # NaN compares False
     safe = ops.where(finite_nonzero, a, zeros + 1)  # specials are replaced at the end
-    # exponent of each value, exact even for storage subnormals (scaled up first)
-    boost = 64
-    scaled_up = ops.where(safe < 2.0 ** (1 - sbias), ops.ldexp(safe, _full_int(safe, boost, ops)), safe)
-    e = ((ops.to_int(scaled_up) >> ssig) & (2 * sbias + 1)) - sbias
-    e = ops.where(safe < 2.0 ** (1 - sbias), e - boost, e)
+    e = _storage_exponent(safe, ops)
     gap = e - (p.t - 1)
     below = p.emin - (p.t - 1) if p.subnormal else p.emin
     q = ops.where(e >= p.emin, gap, gap * 0 + below)
@@ -143,6 +224,43 @@ def round_array(x, p: RoundingParams, mode, r62=None, ops: Ops = NUMPY_OPS):
         neg_result = 0.0 if p.overflow_value == p.xmax else float("nan")
         result = ops.where(negative & (result != 0), zeros + neg_result, result)
     return ops.where(x != x, x, result)
+
+
+def _storage_exponent(safe, ops: Ops):
+    """``floor(log2(safe))`` of positive finite values of either storage width, exact
+    even for storage subnormals (scaled up first)."""
+    ssig, sbias = _STORAGE[ops.bits(safe)]
+    boost = 64
+    tiny = safe < 2.0 ** (1 - sbias)
+    scaled_up = ops.where(tiny, ops.ldexp(safe, _full_int(safe, boost, ops)), safe)
+    e = ((ops.to_int(scaled_up) >> ssig) & (2 * sbias + 1)) - sbias
+    return ops.where(tiny, e - boost, e)
+
+
+def flip_array(v, p: RoundingParams, has_nan: bool, hit, bit, ops: Ops = NUMPY_OPS):
+    """Soft errors: where ``hit``, flip significand bit ``bit`` (an integer array in
+    ``[0, t - 1)``) of each finite nonzero format value of ``v``.
+
+    Whole-array twin of ``_kernels.flip_bits`` given its random draws: the flipped
+    magnitude ``k * 2**q`` (``k`` the integer significand in gaps ``2**q``) goes to NaN,
+    or ``xmax`` in a format without NaN, if it passes ``xmax``. ``v`` is returned
+    unchanged for ``t < 2`` (no trailing bits).
+    """
+    if p.t < 2:
+        return v
+    negative = ops.to_int(v) < 0
+    a = ops.where(negative, -v, v)
+    zeros = a * 0
+    good = hit & (a > 0) & (a < float("inf"))
+    safe = ops.where(good, a, zeros + 1)
+    e = _storage_exponent(safe, ops)
+    q = ops.where(e >= p.emin, e - (p.t - 1), e * 0 + (p.emin - (p.t - 1)))
+    half_q = q // 2
+    k = ops.float_to_int64(ops.floor(ops.ldexp(ops.ldexp(safe, -half_q), -(q - half_q))))
+    k = k ^ (_full_int(safe, 1, ops) << bit)
+    y = ops.ldexp(ops.ldexp(ops.to_float_int(k, v), half_q), q - half_q)
+    y = ops.where(y > p.xmax, zeros + (float("nan") if has_nan else p.xmax), y)
+    return ops.where(good, ops.where(negative, -y, y), v)
 
 
 def _outward(mode: RoundingMode, negative, ops: Ops):
@@ -266,6 +384,18 @@ def exact_product(a, b, ops: Ops = NUMPY_OPS):
     return ops.where(good, p, plain), ops.where(good, e, zero), ops.where(good, ea + eb, ea * 0)
 
 
+def _inside(hi, lo, ops: Ops):
+    """``lo`` kept strictly within half the spacing of ``hi`` (``|hi|`` in [0.5, 2)) on its
+    side, as ``_kernels._inside``: the exact residual of a correctly rounded quotient or
+    root always is, the computed one may round onto that half (a false tie)."""
+    ahi = ops.where(hi < 0, -hi, hi)
+    up = ops.where(ahi >= 1.0, ahi * 0 + 2.0**-52, ahi * 0 + 2.0**-53)
+    inward = (hi < 0) != (lo < 0)
+    half = ops.where(inward & ((ahi == 1.0) | (ahi == 0.5)), up * 0.25, up * 0.5)
+    alo = ops.where(lo < 0, -lo, lo)
+    return ops.where(alo >= half, ops.where(lo < 0, -half, half) * (1 - 2.0**-53), lo)
+
+
 def exact_quotient(a, b, ops: Ops = NUMPY_OPS):
     """``(hi, lo, scale)`` with ``a / b == (hi + lo) * 2**scale``, ``lo`` from the exact
     remainder (exact to within a rounding of ``r / mb``, as in the kernels)."""
@@ -276,7 +406,8 @@ def exact_quotient(a, b, ops: Ops = NUMPY_OPS):
     r = (ma - p) - e
     good = ga & gb
     zero = ops.to_float_int(ops.to_int(a) * 0, a)
-    return ops.where(good, q, a / b), ops.where(good, r / mb, zero), ops.where(good, ea - eb, ea * 0)
+    lo = ops.where(good, _inside(q, r / mb, ops), zero)
+    return ops.where(good, q, a / b), lo, ops.where(good, ea - eb, ea * 0)
 
 
 def exact_sqrt(a, ops: Ops = NUMPY_OPS):
@@ -290,10 +421,16 @@ def exact_sqrt(a, ops: Ops = NUMPY_OPS):
     s = _sqrt(m)
     p, err = _two_prod(s, s)
     r = (m - p) - err
+    # One Newton step from the exact remainder: the correctly rounded root even where the
+    # library's sqrt is not (torch's float64 CPU sqrt can be 1 ulp off); a no-op otherwise.
+    s = s + r / (2.0 * s)
+    p, err = _two_prod(s, s)
+    r = (m - p) - err
     zero = m * 0
     nan = zero + float("nan")
     special = ops.where(a < 0, nan, _sqrt(a))
-    return ops.where(good, s, special), ops.where(good, r / (2.0 * s), zero), ops.where(good, e // 2, e * 0)
+    lo = ops.where(good, _inside(s, r / (2.0 * s), ops), zero)
+    return ops.where(good, s, special), lo, ops.where(good, e // 2, e * 0)
 
 
 def exact_op(op: int, a, b, mode, ops: Ops = NUMPY_OPS):

@@ -6,7 +6,7 @@ backend is registered by name in :mod:`lowprec.dispatch`).
 
 from ._chop import chop_tensor, params_for, random62, round_tensor
 from ._ops import TORCH_OPS
-from ._tensor import CORRECTLY_ROUNDED, LPTensor, as_lp
+from ._tensor import CORRECTLY_ROUNDED, LPTensor, as_lp, elementwise, set_grad_format
 
-__all__ = ["CORRECTLY_ROUNDED", "LPTensor", "TORCH_OPS", "as_lp", "chop_tensor", "params_for", "random62",
-           "round_tensor"]
+__all__ = ["CORRECTLY_ROUNDED", "LPTensor", "TORCH_OPS", "as_lp", "chop_tensor", "elementwise", "params_for",
+           "random62", "round_tensor", "set_grad_format"]

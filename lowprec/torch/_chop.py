@@ -4,21 +4,29 @@ The rounding is :func:`lowprec.rounding.array_api.round_array` driven through
 :data:`TORCH_OPS`: the same whole-array code as every other backend, bit-identical to
 the NumPy kernels. It runs on the tensor's device with no host round-trip.
 
-Random stream of the stochastic modes
--------------------------------------
-Each stochastic rounding draws one 62-bit integer per element with
-``torch.randint(0, 2**62, x.shape, dtype=torch.int64, generator=g, device=x.device)``
-(flattened in C order), and element ``i`` rounds up when ``r62[i] <
-floor(fraction * 2**62)`` (``"stochastic"``) or when bit 61 of ``r62[i]`` is set
-(``"stochastic_uniform"``). The generator ``g`` is:
+Two drivers of the one rounding core
+------------------------------------
+* **CPU tensors** (float32/float64) are rounded by the numba kernels of the NumPy backend
+  on zero-copy NumPy views of the tensor memory (:func:`lowprec.chop._round_contiguous`):
+  the same code as ``lp.chop`` on arrays, the fastest path, and the same random stream.
+* **Other devices** (CUDA, ...) run :func:`lowprec.rounding.array_api.round_array`
+  through :data:`TORCH_OPS` on the device, with no host round-trip.
 
-* ``rng=`` a ``torch.Generator`` on the tensor's device: used directly (it advances);
-* otherwise a fresh ``torch.Generator(device=x.device)`` seeded with the call's 64-bit key
-  from :func:`lowprec.random.next_key` (``seed=``, ``rng=`` an int or a NumPy
-  generator, or the global ``lp.seed`` stream, exactly as for NumPy inputs).
+Random stream of the stochastic modes and of ``flip=True``
+-----------------------------------------------------------
+Each call has one 64-bit key (:func:`lowprec.random.next_key`: ``seed=``, ``rng=`` an int
+or a NumPy generator, or the global ``lp.seed`` stream, exactly as for NumPy inputs);
+``rng=`` a ``torch.Generator`` on the tensor's device instead draws the key from that
+generator (which advances).
 
-So a given seed reproduces a result on one device type, but CPU and CUDA generators give
-different streams, and the NumPy backend (a counter-based SplitMix64 stream) another.
+* On the CPU the key drives the kernels' counter-based SplitMix64 stream, so a CPU
+  tensor and a NumPy array rounded with the same seed give the same result, bit for bit.
+* Elsewhere a ``torch.Generator(device=x.device)`` seeded with the key draws one 62-bit
+  integer per element, ``torch.randint(0, 2**62, x.shape, dtype=torch.int64)`` (C
+  order), and element ``i`` rounds up when ``r62[i] < floor(fraction * 2**62)``
+  (``"stochastic"``) or when bit 61 of ``r62[i]`` is set (``"stochastic_uniform"``);
+  ``flip=True`` draws ``torch.rand`` (float64) and ``torch.randint(0, t - 1)`` after it.
+
 Given the same ``r62`` integers, every backend makes the same decisions
 (:func:`round_tensor` takes them explicitly).
 """
@@ -30,11 +38,11 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..chop import RoundSpec
+from ..chop import RoundSpec, _round_contiguous
 from ..errors import FormatError, UnsupportedTypeError
 from ..formats import FloatFormat
 from ..random import next_key
-from ..rounding.array_api import round_array
+from ..rounding.array_api import flip_array, round_array
 from ..rounding.params import RoundingParams, rounding_params
 from ._ops import TORCH_OPS
 
@@ -83,16 +91,20 @@ def params_for(fmt: FloatFormat, explim: bool, dtype: torch.dtype,
         ) from None
 
 
+def call_key(spec: Optional[RoundSpec] = None, generator=None) -> int:
+    """The 64-bit key of one random call (see the module docstring), as a Python int."""
+    rng = generator if generator is not None else (spec.rng if spec is not None else None)
+    if isinstance(rng, torch.Generator):
+        return int(torch.randint(0, 2**62, (), generator=rng, device=rng.device).item())
+    return int(next_key(spec.seed if spec is not None else None, rng))
+
+
 def random62(shape, device, spec: Optional[RoundSpec] = None, generator=None) -> torch.Tensor:
-    """62-bit random integers for a stochastic rounding (see the module docstring)."""
+    """62-bit random integers for a stochastic rounding on a device other than the CPU
+    (see the module docstring); ``generator`` (a ``torch.Generator``) is used directly."""
     if generator is None:
-        rng = spec.rng if spec is not None else None
-        if isinstance(rng, torch.Generator):
-            generator = rng
-        else:
-            key = next_key(spec.seed if spec is not None else None, rng)
-            generator = torch.Generator(device=device)
-            generator.manual_seed(int(key))
+        generator = torch.Generator(device=device)
+        generator.manual_seed(call_key(spec))
     return torch.randint(0, 2**62, tuple(shape), dtype=torch.int64, generator=generator, device=device)
 
 
@@ -109,10 +121,46 @@ def round_tensor(x: torch.Tensor, params: RoundingParams, mode, r62: Optional[to
 
 
 def round_like_spec(x: torch.Tensor, spec: RoundSpec, generator=None) -> torch.Tensor:
-    """Round ``x`` as ``spec`` says (real floating tensors; no autograd)."""
+    """Round ``x`` as ``spec`` says (real floating tensors; no autograd, never in place).
+
+    ``generator`` (a ``torch.Generator``) overrides the random source of ``spec``.
+    """
     params = params_for(spec.fmt, spec.explim, x.dtype, spec.subnormal)
-    r62 = random62(x.shape, x.device, spec, generator) if spec.mode.is_stochastic else None
-    return round_tensor(x, params, spec.mode, r62)
+    if x.device.type == "cpu":
+        return _round_cpu(x, spec, params, generator)
+    gen = generator
+    if gen is None and isinstance(spec.rng, torch.Generator):
+        gen = spec.rng
+    if spec.needs_key() and gen is None:
+        gen = torch.Generator(device=x.device)
+        gen.manual_seed(call_key(spec))
+    r62 = random62(x.shape, x.device, generator=gen) if spec.mode.is_stochastic else None
+    result = round_tensor(x, params, spec.mode, r62)
+    if spec.flip:
+        result = _flip(result, spec, params, gen)
+    return result
+
+
+def _round_cpu(x: torch.Tensor, spec: RoundSpec, params: RoundingParams, generator) -> torch.Tensor:
+    """The numba kernels on NumPy views of CPU tensor memory (no copy of the input)."""
+    low = x.dtype in (torch.float16, torch.bfloat16)
+    src = (x.to(torch.float32) if low else x).detach().contiguous()
+    out = torch.empty_like(src, memory_format=torch.contiguous_format)
+    if spec.needs_key() and (generator is not None or isinstance(spec.rng, torch.Generator)):
+        spec = spec._replace(seed=None, rng=call_key(spec, generator))
+    if src.numel():
+        _round_contiguous(src.numpy(), out.numpy(), spec, params, _NP_DTYPE[src.dtype])
+    return out.to(x.dtype) if low else out
+
+
+def _flip(v: torch.Tensor, spec: RoundSpec, params: RoundingParams, generator) -> torch.Tensor:
+    """Soft errors off the CPU: :func:`lowprec.rounding.array_api.flip_array`."""
+    low = v.dtype in (torch.float16, torch.bfloat16)
+    work = v.to(torch.float32) if low else v
+    hit = torch.rand(work.shape, dtype=torch.float64, generator=generator, device=v.device) < spec.p
+    bit = torch.randint(0, max(params.t - 1, 1), work.shape, generator=generator, device=v.device)
+    out = flip_array(work, params, spec.fmt.has_nan, hit, bit, ops=TORCH_OPS)
+    return out.to(v.dtype) if low else out
 
 
 class _RoundSTE(torch.autograd.Function):
@@ -143,10 +191,8 @@ def chop_tensor(x: torch.Tensor, spec: RoundSpec, out: Optional[torch.Tensor] = 
     Integer tensors are converted to float64 (as NumPy integer arrays are); complex
     tensors have their real and imaginary parts rounded separately; boolean tensors are
     an error. With ``requires_grad`` inputs the rounding is differentiable with the
-    straight-through estimator. ``flip=True`` is not supported for tensors yet.
+    straight-through estimator. ``flip=True`` injects soft errors as for NumPy inputs.
     """
-    if spec.flip:
-        raise NotImplementedError("lp.chop(..., flip=True) is not implemented for torch tensors yet.")
     if isinstance(spec.rng, torch.Generator) and spec.rng.device.type != x.device.type:
         raise ValueError(f"rng is a generator on {spec.rng.device}, the tensor is on {x.device}.")
     dtype = _result_dtype(x)
@@ -177,4 +223,4 @@ def _round_real(x: torch.Tensor, spec: RoundSpec) -> torch.Tensor:
     return round_like_spec(x, spec)
 
 
-__all__ = ["chop_tensor", "params_for", "random62", "round_tensor", "round_like_spec"]
+__all__ = ["call_key", "chop_tensor", "params_for", "random62", "round_tensor", "round_like_spec"]

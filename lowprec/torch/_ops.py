@@ -48,6 +48,22 @@ def _to_int(x: torch.Tensor) -> torch.Tensor:
     return x.view(_LAYOUT[x.dtype][0])
 
 
+def _from_int(k: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The float tensor (``like``'s dtype) whose bits are the integers ``k``."""
+    return k.to(_LAYOUT[like.dtype][0]).view(like.dtype)
+
+
+def _fix_up(fast: torch.Tensor, values: torch.Tensor, x: torch.Tensor, r62, general) -> torch.Tensor:
+    """``values`` where ``fast``, ``general`` of the other elements (gathered, so the
+    general path runs on them alone). One host sync for the check; none of the data."""
+    if bool(fast.all()):
+        return values
+    slow = torch.nonzero(~fast.reshape(-1)).squeeze(1)
+    flat = values.reshape(-1)
+    flat[slow] = general(x.reshape(-1)[slow], None if r62 is None else r62.reshape(-1)[slow])
+    return flat.reshape(values.shape)
+
+
 TORCH_OPS = Ops(
     where=torch.where,
     floor=torch.floor,
@@ -56,6 +72,8 @@ TORCH_OPS = Ops(
     to_float_int=lambda k, like: k.to(like.dtype),
     float_to_int64=lambda x: x.to(torch.int64),
     bits=lambda x: x.element_size() * 8,
+    from_int=_from_int,
+    fix_up=_fix_up,
 )
 
 __all__ = ["TORCH_OPS", "ldexp", "ldexp_wide"]

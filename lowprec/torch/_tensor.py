@@ -9,11 +9,15 @@ it. Operations are classified by what they do to values:
   :func:`lowprec.rounding.array_api.round_pair`), bit-identical to ``LPFloat``;
 * **passthrough** (shape, indexing, copies, device moves, selections such as ``max`` or
   ``sort``): the format is kept, nothing is rounded;
-* **accumulating** (``matmul``, ``mm``, ``bmm``, ``linear``, ``conv*``, ``sum``,
-  ``mean``, ...): only the ``"exact"`` accumulation model exists for tensors so far:
-  computed in float64 through the native kernel, rounded once. Under any other model
-  (the default is ``"sequential"``) they raise :class:`UnsupportedOperationError`:
-  use ``with lp.accumulate("exact"):``;
+* **accumulating** (``matmul``, ``mm``, ``bmm``, ``mv``, ``dot``, ``linear``,
+  ``conv1d/2d/3d``, ``sum``, ``mean``): under the accumulation model in force
+  (:func:`lowprec.accumulate`; default ``"sequential"``), bit-identical to ``LPFloat``
+  (:mod:`lowprec.torch._accumulate`). ``linear`` and ``conv*`` add the bias to the
+  accumulated product with one more correctly rounded addition; ``mean`` is the sum
+  divided by the (exact) element count, rounded once. Under ``"exact"`` these and the
+  other accumulating functions (``einsum``, ``addmm``, ``cumsum``, ``prod``, ``norm``,
+  ...) are computed in float64 by the native kernel and rounded once; under the other
+  models the latter raise :class:`UnsupportedOperationError`;
 * everything else with a floating result: computed in the storage dtype, rounded once.
 
 Non-floating results (comparisons, ``argmax``, ...) come back as plain tensors. Plain
@@ -23,14 +27,20 @@ target's format.
 
 Autograd: the rounding is a straight-through estimator, so every gradient equals the
 gradient of the unrounded operation; ``.grad`` is a plain tensor (the autograd engine
-builds it without ``__torch_function__``).
+builds it without ``__torch_function__``). With a *gradient format* (``grad_format=``
+and ``grad_rmode=`` of :func:`as_lp`, inherited by every result computed from the
+tensor) the gradient flowing back through each operation's rounding is itself rounded
+into that format and mode (QPyTorch's ``backward_number``), as is the gradient
+accumulated into a leaf's ``.grad``.
 """
 
 from __future__ import annotations
 
+import contextvars
 import copy
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
+import numpy as np
 import torch
 from torch.overrides import get_default_nowrap_functions
 from torch.utils._pytree import tree_flatten, tree_map
@@ -41,7 +51,8 @@ from ..policy import accumulation_model
 from ..promotion import result_format, result_mode
 from ..rounding import RoundingMode
 from ..rounding.array_api import ADD, DIVIDE, MULTIPLY, SQRT, SUBTRACT, round_op
-from ._chop import params_for, random62, round_tensor
+from . import _accumulate
+from ._chop import call_key, params_for, random62, round_like_spec
 from ._ops import TORCH_OPS
 
 _T = torch.Tensor
@@ -95,40 +106,68 @@ _INPLACE_DUNDER = {"__iadd__": "__add__", "__isub__": "__sub__", "__imul__": "__
 # ------------------------------------------------------------------ autograd helpers
 
 class _RoundFn(torch.autograd.Function):
-    """Round into a format; the backward is the identity (straight-through estimator)."""
+    """Round into a format; the backward is the identity (straight-through estimator),
+    or rounds the gradient into the gradient format ``grad`` (a ``(format, mode)`` pair)."""
 
     @staticmethod
-    def forward(ctx, x, fmt, mode):
+    def forward(ctx, x, fmt, mode, grad=None):
+        ctx.grad_spec = grad
         return _round_plain(x.detach(), fmt, mode)
 
     @staticmethod
-    def backward(ctx, grad):
-        return grad, None, None
+    def backward(ctx, g):
+        return _round_grad(g, ctx.grad_spec), None, None, None
 
 
 class _Replace(torch.autograd.Function):
-    """Forward: ``value`` (computed without autograd); backward: the gradient of ``raw``."""
+    """Forward: ``value`` (computed without autograd); backward: the gradient of ``raw``
+    (rounded into the gradient format ``grad`` when one is given)."""
 
     @staticmethod
-    def forward(ctx, raw, value):
+    def forward(ctx, raw, value, grad=None):
+        ctx.grad_spec = grad
         return value.clone()
 
     @staticmethod
-    def backward(ctx, grad):
-        return grad, None
+    def backward(ctx, g):
+        return _round_grad(g, ctx.grad_spec), None, None
+
+
+def _round_grad(g, grad_spec):
+    if grad_spec is None or g is None:
+        return g
+    fmt, mode = grad_spec
+    return _round_plain(g, fmt, mode)
 
 
 def _round_plain(x: torch.Tensor, fmt: FloatFormat, mode: RoundingMode) -> torch.Tensor:
-    params = params_for(fmt, True, x.dtype)
-    r62 = random62(x.shape, x.device) if mode.is_stochastic else None
-    return round_tensor(x, params, mode, r62)
+    from ..chop import make_spec
+
+    return round_like_spec(x, make_spec(fmt, mode))
 
 
-def _round(x: torch.Tensor, fmt, mode) -> torch.Tensor:
+def _round(x: torch.Tensor, fmt, mode, grad=None) -> torch.Tensor:
     """Round a plain float tensor, differentiably (STE) when autograd records."""
     if torch.is_grad_enabled() and x.requires_grad:
-        return _RoundFn.apply(x, fmt, mode)
+        return _RoundFn.apply(x, fmt, mode, grad if grad is not None else _GRAD.get())
     return _round_plain(x, fmt, mode)
+
+
+def elementwise(op: int, a: torch.Tensor, b: torch.Tensor, fmt: FloatFormat, mode: RoundingMode
+                ) -> torch.Tensor:
+    """``round(a op b)`` correctly rounded (``b`` ignored by ``SQRT``) for float64 tensors of
+    one shape, float64 out: the numba kernels of :func:`lowprec.arith.binary` on CPU
+    tensors, :func:`lowprec.rounding.array_api.round_op` elsewhere."""
+    params = params_for(fmt, True, torch.float64)
+    if a.device.type == "cpu":
+        from ..arith import binary
+
+        key = call_key() if mode.is_stochastic else 0
+        flat_a = a.detach().contiguous().reshape(-1).numpy()
+        flat_b = b.detach().contiguous().reshape(-1).numpy()
+        return torch.from_numpy(binary(op, flat_a, flat_b, params, mode, np.uint64(key))).reshape(a.shape)
+    r62 = random62(a.shape, a.device) if mode.is_stochastic else None
+    return round_op(op, a, b, params, mode, r62, ops=TORCH_OPS)
 
 
 # ------------------------------------------------------------------ the class
@@ -142,10 +181,16 @@ class LPTensor(torch.Tensor):
 
     _lp_format: Optional[FloatFormat] = None
     _lp_rmode: RoundingMode = RoundingMode.NEAREST_EVEN
+    _lp_grad: Optional[Tuple[FloatFormat, RoundingMode]] = None
 
     @property
     def format(self) -> Optional[FloatFormat]:
         return self._lp_format
+
+    @property
+    def grad_format(self) -> Optional[Tuple[FloatFormat, RoundingMode]]:
+        """``(format, mode)`` gradients are rounded into, or ``None`` (straight through)."""
+        return self._lp_grad
 
     @property
     def rmode(self) -> RoundingMode:
@@ -184,10 +229,17 @@ class LPTensor(torch.Tensor):
         if func in _NOWRAP:
             with _DISABLED():
                 return func(*args, **kwargs)
-        with _DISABLED():
-            return _handle(cls, func, args, kwargs)
+        grad = next((x._lp_grad for x in _lp_operands(args, kwargs) if x._lp_grad is not None), None)
+        token = _GRAD.set(grad)
+        try:
+            with _DISABLED():
+                return _handle(cls, func, args, kwargs)
+        finally:
+            _GRAD.reset(token)
 
 
+#: The gradient format of the operation being handled (inherited by its results).
+_GRAD: contextvars.ContextVar = contextvars.ContextVar("lowprec_torch_grad", default=None)
 _NOWRAP = get_default_nowrap_functions()
 
 
@@ -215,8 +267,19 @@ def _wrap(cls, t, fmt, mode):
         out = t.as_subclass(cls) if type(t) is not cls else t
         out._lp_format = fmt
         out._lp_rmode = mode
+        grad = _GRAD.get()
+        if grad is not None:
+            out._lp_grad = grad
         return out
     return t
+
+
+def _hook_leaf(t: "LPTensor") -> None:
+    """A leaf with a gradient format gets its accumulated ``.grad`` rounded too."""
+    if t._lp_grad is not None and t.requires_grad and t.is_leaf and not getattr(t, "_lp_hooked", False):
+        spec = t._lp_grad
+        t.register_hook(lambda g: _round_grad(g, spec))
+        t._lp_hooked = True
 
 
 def _wrap_all(cls, result, fmt, mode):
@@ -283,6 +346,11 @@ def _handle(cls, func, args, kwargs):
         if isinstance(target, LPTensor):
             src = _into(src, target)
         return func(target, src, *args[2:], **kwargs)
+    if name == "requires_grad_":
+        result = func(*args, **kwargs)
+        if isinstance(result, LPTensor):
+            _hook_leaf(result)
+        return result
     if name in _INPLACE_DUNDER or (name.endswith("_") and not name.startswith("_")):
         return _inplace(cls, func, name, args, kwargs, lps)
     out = kwargs.pop("out", None)
@@ -344,14 +412,9 @@ def _compute(cls, func, name, args, kwargs, fmt, mode, dtype, result_fmt=None):
                                           and kwargs.get("rounding_mode") is not None):
         return _correctly_rounded(cls, func, args, kwargs, fmt, mode, dtype)
     accumulating = name in _ACCUMULATING_NAMES
-    if accumulating:
-        model = accumulation_model()
-        if model != "exact":
-            raise UnsupportedOperationError(
-                f"{name} on LPTensor: only the 'exact' accumulation model is implemented for tensors "
-                f"so far (in force: {model!r}); use `with lp.accumulate('exact'):`."
-            )
     args, kwargs = tree_map(lambda x: _weak(x, fmt, mode, dtype), (args, kwargs))
+    if accumulating and accumulation_model() != "exact":
+        return _emulated(cls, func, name, args, kwargs, fmt, mode, dtype)
     if accumulating:  # "exact": compute wide, round once into the storage dtype
         wide = tree_map(lambda x: x.to(torch.float64) if isinstance(x, torch.Tensor)
                         and x.dtype.is_floating_point else x, (args, kwargs))
@@ -419,24 +482,135 @@ def _correctly_rounded(cls, func, args, kwargs, fmt, mode, dtype):
     x64 = pa.detach().to(torch.float64)
     y64 = pb.detach().to(torch.float64) if pb is not None else x64
     x64, y64 = torch.broadcast_tensors(x64, y64)
-    params = params_for(fmt, True, dtype)
-    r62 = random62(x64.shape, x64.device) if mode.is_stochastic else None
-    value = round_op(op, x64, y64, params, mode, r62, ops=TORCH_OPS).to(dtype)
+    params_for(fmt, True, dtype)  # a clear error when the format does not fit the storage
+    value = elementwise(op, x64, y64, fmt, mode).to(dtype)
     if _needs_grad(raw_inputs):
         exact = {ADD: torch.add, SUBTRACT: torch.sub, MULTIPLY: torch.mul, DIVIDE: torch.div}
         raw = torch.sqrt(pa) if op == SQRT else exact[op](pa, pb)
-        value = _Replace.apply(raw.to(dtype), value)
+        value = _Replace.apply(raw.to(dtype), value, _GRAD.get())
+    return _wrap(cls, value, fmt, mode)
+
+
+# ------------------------------------------------------------------ accumulation models
+
+def _plain(x):
+    return x.as_subclass(torch.Tensor) if isinstance(x, LPTensor) else x
+
+
+def _f64(x: torch.Tensor) -> torch.Tensor:
+    return _plain(x).detach().to(torch.float64)
+
+
+def _matmul(a, b, fmt, mode):
+    return _accumulate.matmul(_f64(a), _f64(b), fmt, mode)
+
+
+def _add_bias(y, bias, fmt, mode, shape):
+    if bias is None:
+        return y
+    b64 = _f64(bias).reshape(shape)
+    y, b64 = torch.broadcast_tensors(y, b64)
+    return elementwise(ADD, y.contiguous(), b64.contiguous(), fmt, mode)
+
+
+def _linear(fmt, mode, input, weight, bias=None):
+    return _add_bias(_matmul(input, _plain(weight).t(), fmt, mode), bias, fmt, mode, (-1,))
+
+
+def _conv(fmt, mode, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    y = _accumulate.conv(_f64(input), _f64(weight), stride, padding, dilation, groups, fmt, mode)
+    nd = weight.dim() - 2
+    return _add_bias(y, bias, fmt, mode, (-1,) + (1,) * nd)
+
+
+def _sum(fmt, mode, input, dim=None, keepdim=False, *, dtype=None):
+    x = _f64(input)
+    dims = list(range(x.dim())) if dim is None or (isinstance(dim, (tuple, list)) and not dim) else dim
+    dims = sorted(d % max(x.dim(), 1) for d in (dims if isinstance(dims, (tuple, list)) else [dims]))
+    if x.dim() == 0:
+        return _accumulate.fold_sum(x.reshape(1, 1), fmt, mode).reshape(()), 1
+    rest = [d for d in range(x.dim()) if d not in dims]
+    moved = x.permute(*rest, *dims)
+    count = int(np.prod([x.shape[d] for d in dims]))
+    total = _accumulate.fold_sum(moved.reshape(-1, count), fmt, mode).reshape([x.shape[d] for d in rest])
+    if keepdim:
+        total = total.reshape([1 if d in dims else x.shape[d] for d in range(x.dim())])
+    return total, count
+
+
+def _mean(fmt, mode, input, dim=None, keepdim=False, *, dtype=None):
+    total, count = _sum(fmt, mode, input, dim, keepdim, dtype=dtype)
+    n = torch.full_like(total, float(count))
+    return elementwise(DIVIDE, total.contiguous(), n, fmt, mode)
+
+
+#: name -> f(fmt, mode, *args, **kwargs): float64 value under the accumulation model.
+_EMULATED = {
+    "matmul": lambda fmt, mode, a, b: _matmul(a, b, fmt, mode),
+    "__matmul__": lambda fmt, mode, a, b: _matmul(a, b, fmt, mode),
+    "__rmatmul__": lambda fmt, mode, a, b: _matmul(b, a, fmt, mode),
+    "mm": lambda fmt, mode, a, b: _matmul(a, b, fmt, mode),
+    "bmm": lambda fmt, mode, a, b: _matmul(a, b, fmt, mode),
+    "mv": lambda fmt, mode, a, b: _matmul(a, b, fmt, mode),
+    "dot": lambda fmt, mode, a, b: _matmul(a, b, fmt, mode),
+    "linear": _linear,
+    "conv1d": _conv,
+    "conv2d": _conv,
+    "conv3d": _conv,
+    "sum": lambda fmt, mode, *a, **k: _sum(fmt, mode, *a, **k)[0],
+    "mean": _mean,
+}
+
+
+def _emulated(cls, func, name, args, kwargs, fmt, mode, dtype):
+    """An accumulating function under a model other than ``"exact"``; the gradient is
+    the native (unrounded) function's, as everywhere (STE)."""
+    impl = _EMULATED.get(name)
+    if impl is None:
+        raise UnsupportedOperationError(
+            f"{name} on LPTensor has no emulation under the accumulation model "
+            f"{accumulation_model()!r}; use `with lp.accumulate('exact'):` (float64, rounded once)."
+        )
+    if kwargs.get("dtype") is not None:
+        raise UnsupportedOperationError(f"{name} on LPTensor: dtype= is not supported.")
+    with torch.no_grad():
+        value = impl(fmt, mode, *args, **kwargs).to(dtype)
+    leaves, _ = tree_flatten((args, kwargs))
+    if _needs_grad(leaves):
+        plain_args, plain_kwargs = tree_map(_plain, (args, kwargs))
+        raw = func(*plain_args, **plain_kwargs)
+        value = _Replace.apply(raw.to(dtype), value.to(raw.device), _GRAD.get())
     return _wrap(cls, value, fmt, mode)
 
 
 # ------------------------------------------------------------------ construction
 
 def as_lp(x: Any, fmt="half", rmode=1, *, dtype: Optional[torch.dtype] = None,
-          subnormal: Optional[bool] = None, seed: Optional[int] = None, rng=None) -> LPTensor:
+          subnormal: Optional[bool] = None, seed: Optional[int] = None, rng=None,
+          grad_format=None, grad_rmode=1) -> LPTensor:
     """Round a tensor (or anything ``torch.as_tensor`` takes) into ``fmt``: an LPTensor.
 
-    float32 and float64 tensors keep their dtype (the storage); other dtypes become
-    float64 unless ``dtype`` is given. Autograd flows through with the STE.
+    Parameters
+    ----------
+    x : tensor or array_like
+    fmt : str or FloatFormat
+    rmode : int or str
+        The rounding mode of this rounding and of every result computed from the tensor.
+    dtype : torch.dtype, optional
+        Storage; float32 and float64 tensors keep theirs, other dtypes become float64.
+    subnormal : bool, optional
+        Override the format's subnormal flag.
+    seed, rng
+        For stochastic modes, as in :func:`lowprec.chop` (``rng`` may be a ``torch.Generator``).
+    grad_format : str or FloatFormat, optional
+        Round the gradients flowing back through every operation on this tensor (and on
+        its results) into this format, in mode ``grad_rmode``; by default they pass
+        straight through (STE). Stochastic gradient modes draw from the global stream.
+
+    Returns
+    -------
+    LPTensor
+        Autograd flows through the rounding with the STE.
     """
     from ._chop import round_like_spec
     from ..chop import make_spec
@@ -460,7 +634,28 @@ def as_lp(x: Any, fmt="half", rmode=1, *, dtype: Optional[torch.dtype] = None,
             values = _RoundSTE.apply(t, spec)
         else:
             values = round_like_spec(t, spec)
-        return _wrap(LPTensor, values, f, mode)
+        out = _wrap(LPTensor, values, f, mode)
+    if grad_format is not None:
+        set_grad_format(out, grad_format, grad_rmode)
+    return out
 
 
-__all__ = ["LPTensor", "as_lp", "CORRECTLY_ROUNDED"]
+def set_grad_format(t: LPTensor, fmt, rmode=1) -> LPTensor:
+    """Give ``t`` (in place) a gradient format: see :func:`as_lp`; ``fmt=None`` removes it.
+
+    Returns ``t``. A leaf that requires grad also gets its accumulated ``.grad`` rounded.
+    """
+    if not isinstance(t, LPTensor):
+        raise TypeError(f"set_grad_format takes an LPTensor, got {type(t).__name__}.")
+    if fmt is None:
+        t._lp_grad = None
+        return t
+    from ..ndarray._float import array_format
+
+    gfmt, gmode = array_format(fmt, rmode, None)
+    t._lp_grad = (gfmt, gmode)
+    _hook_leaf(t)
+    return t
+
+
+__all__ = ["LPTensor", "as_lp", "elementwise", "set_grad_format", "CORRECTLY_ROUNDED"]

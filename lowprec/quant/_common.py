@@ -1,0 +1,99 @@
+"""Input handling shared by the quantizers: the same kinds, dtypes and shapes as ``lp.chop``."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable, Optional, Tuple
+
+import numpy as np
+
+from ..errors import FormatError, FormatRangeError, UnsupportedTypeError
+
+
+def as_float_array(x: Any) -> Tuple[np.ndarray, Callable[[np.ndarray], Any]]:
+    """``x`` as a float64/float32 ndarray (never a copy of an array's memory that is
+    then written) and a function turning a result array back into ``x``'s kind."""
+    if isinstance(x, np.ndarray):
+        return _checked(x), lambda r: r
+    if isinstance(x, np.generic):
+        return _checked(np.asarray(x)), lambda r: r[()]
+    if isinstance(x, bool) or isinstance(x, (str, bytes)):
+        raise UnsupportedTypeError(f"cannot quantize a {type(x).__name__}; pass numbers.")
+    if isinstance(x, numbers.Real):
+        return _checked(np.asarray(float(x))), lambda r: float(r[()])
+    try:
+        a = np.asarray(x)
+    except ValueError as err:
+        raise UnsupportedTypeError(f"cannot quantize {type(x).__name__}: {err}") from err
+    if isinstance(x, list):
+        return _checked(a), lambda r: r.tolist()
+    if isinstance(x, tuple):
+        return _checked(a), lambda r: _to_tuple(r.tolist())
+    return _checked(a), lambda r: r
+
+
+def _to_tuple(value):
+    return tuple(_to_tuple(v) for v in value) if isinstance(value, list) else value
+
+
+def _checked(a: np.ndarray) -> np.ndarray:
+    if a.dtype.kind in "iu":
+        return a.astype(np.float64)
+    if a.dtype == np.float16:
+        return a.astype(np.float32)
+    if a.dtype in (np.float32, np.float64):
+        return a
+    what = {"b": "boolean", "O": "object", "U": "string", "S": "bytes", "c": "complex"}.get(a.dtype.kind, str(a.dtype))
+    raise UnsupportedTypeError(f"cannot quantize a {what} array; pass real integer or float data.")
+
+
+def flat(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous flat view of ``a`` (a copy only when ``a`` is not contiguous)."""
+    return np.ascontiguousarray(a).reshape(-1)
+
+
+def result_buffer(a: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
+    """Where the result goes: ``out`` (checked) or a new array like ``a``."""
+    if out is None:
+        return np.empty(a.shape, a.dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a NumPy array, got {type(out).__name__}.")
+    if out.shape != a.shape or out.dtype != a.dtype:
+        raise ValueError(f"out has shape {out.shape} and dtype {out.dtype}; the result has {a.shape}, {a.dtype}.")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only.")
+    return out
+
+
+def check_float32(fmt, dtype, exact_bits: int) -> None:
+    """float32 storage holds values of at most 24 significant bits exactly."""
+    if dtype == np.float32 and exact_bits > 24:
+        raise FormatError(
+            f"{fmt} has {exact_bits}-bit values; float32 storage holds 24 bits exactly: use "
+            "float64 input, e.g. x.astype(np.float64)."
+        )
+
+
+def raise_nonfinite(bad: int, fmt) -> None:
+    if bad:
+        raise FormatRangeError(
+            f"{bad} element{'s are' if bad > 1 else ' is'} NaN or infinite; {fmt} has no NaN or "
+            "infinity. Replace them first, e.g. np.nan_to_num(x)."
+        )
+
+
+def raise_overflow(count: int, fmt, lo, hi) -> None:
+    if count:
+        raise FormatRangeError(
+            f"{count} element{'s' if count > 1 else ''} outside the range [{lo}, {hi}] of {fmt} "
+            "(overflow='error'); use overflow='saturate' or 'wrap', or a wider format."
+        )
+
+
+def smallest_int_dtype(lo: int, hi: int) -> np.dtype:
+    """The smallest NumPy integer dtype holding ``[lo, hi]``."""
+    for dt in (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(dt)
+    raise FormatError(f"no integer dtype holds [{lo}, {hi}].")

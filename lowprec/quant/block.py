@@ -1,0 +1,154 @@
+"""Block formats (OCP MX, block floating point): ``lp.quantize_mx`` and ``mx_encode``.
+
+Along ``axis``, each run of ``block_size`` elements shares the exponent ``X``
+(:mod:`lowprec.formats._block` gives the rules). The quantized value of an element is
+``2**X * P`` with ``P`` the element-format rounding of ``x / 2**X``, saturated to
+``±element_max`` (OCP MX section 6.3). The scaling by ``2**X`` is exact; the element
+rounding is :func:`lowprec.chop` with the element format (saturating) for float
+elements, and the fixed-point quantizer for integer elements, in any of the nine modes
+(the spec's conversion is round-to-nearest-even, mode 1).
+
+A length that ``block_size`` does not divide ends with a shorter block: the same
+result as zero padding, since zeros change no block maximum. A block holding a NaN or
+an infinity gets the NaN scale (E8M0 code 255) and all its elements are NaN.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Optional, Union
+
+import numpy as np
+
+from ..chop import chop
+from ..errors import FormatError
+from ..formats import BlockFormat, FixedFormat, format as as_format
+from ..random import next_key
+from ..rounding import rounding_mode
+from . import _kernels as K
+from ._common import as_float_array, result_buffer
+from .fixed import round_flat
+
+
+class BlockQuant(NamedTuple):
+    """A block quantization along one axis."""
+
+    #: The element values ``P`` (before the shared scale), shaped like the input.
+    elements: np.ndarray
+    #: Shared exponents ``X`` (int16; 128 marks a NaN block), shape of the input with the
+    #: block axis replaced by the number of blocks. The E8M0 code is ``X + 127``.
+    exponents: np.ndarray
+    #: The quantized values ``2**X * P``.
+    values: np.ndarray
+
+
+def block_format(fmt, block_size: Optional[int] = None, scale_rule: Optional[str] = None) -> BlockFormat:
+    """``fmt`` as a BlockFormat with optional overrides."""
+    f = as_format(fmt)
+    if not isinstance(f, BlockFormat):
+        raise FormatError(f"{f} is not a block format; use e.g. 'mxfp8_e4m3', 'mxint8' or 'bfp8'.")
+    changes = {}
+    if block_size is not None and block_size != f.block_size:
+        changes["block_size"] = block_size
+    if scale_rule is not None and scale_rule != f.scale_rule:
+        changes["scale_rule"] = scale_rule
+    return f.replace(**changes) if changes else f
+
+
+def _encode(a: np.ndarray, f: BlockFormat, mode, seed, rng, axis: int):
+    """Rows along ``axis``: ``(elements, exponents)`` with the axis moved last."""
+    if a.ndim == 0:
+        a = a.reshape(1)
+    moved = np.moveaxis(a, axis, -1)
+    rows = np.ascontiguousarray(moved, dtype=np.float64).reshape(-1, moved.shape[-1])
+    nblk = -(-rows.shape[1] // f.block_size)
+    scaled = np.empty_like(rows)
+    exps = np.empty((rows.shape[0], nblk), np.int16)
+    K.block_scale(rows, f.block_size, f.emax_elem, f.element_max, f.scale_rule == "ceil", scaled, exps)
+    elem = f.element
+    flat_scaled = scaled.reshape(-1)
+    nan = np.isnan(flat_scaled)
+    if isinstance(elem, FixedFormat):
+        work = np.where(nan, 0.0, flat_scaled)
+        sat = elem.replace(overflow="saturate")
+        np.clip(work, -sat.max, sat.max, out=work)  # symmetric elements: clamp before rounding
+        key = next_key(seed, rng) if mode.is_stochastic else np.uint64(0)
+        round_flat(work, sat, mode, key, False, flat_scaled)
+        flat_scaled[nan] = np.nan
+    else:
+        chop(flat_scaled, elem.replace(overflow="saturate"), mode, seed=seed, rng=rng, out=flat_scaled)
+    return scaled, exps, moved.shape
+
+
+def mx_encode(x: Any, fmt: Union[str, BlockFormat] = "mxfp8_e4m3", rmode: Union[int, str] = 1, *,
+              axis: int = -1, block_size: Optional[int] = None, scale_rule: Optional[str] = None,
+              seed: Optional[int] = None, rng: Optional[np.random.Generator] = None) -> BlockQuant:
+    """Quantize ``x`` into a block format along ``axis``: elements, exponents and values.
+
+    Parameters
+    ----------
+    x : array_like
+    fmt : str or BlockFormat, default "mxfp8_e4m3"
+        ``"mxfp8_e4m3"``, ``"mxfp8_e5m2"``, ``"mxfp6_e2m3"``, ``"mxfp6_e3m2"``,
+        ``"mxfp4_e2m1"``, ``"mxint8"``, ``"bfp8"``, ... or a :class:`BlockFormat`.
+    rmode : int or str, default 1
+        Rounding of the elements (the OCP conversion is 1, nearest even).
+    axis : int, default -1
+        The axis along which blocks run.
+    block_size : int, optional
+        Override the format's block size (32 for MX).
+    scale_rule : {"floor", "ceil"}, optional
+        Override the shared-exponent rule.
+    seed, rng
+        Random stream of the stochastic modes.
+
+    Returns
+    -------
+    BlockQuant
+    """
+    f = block_format(fmt, block_size, scale_rule)
+    mode = rounding_mode(rmode)
+    a, _ = as_float_array(x)
+    axis = axis % max(a.ndim, 1)
+    scaled, exps, moved_shape = _encode(a, f, mode, seed, rng, axis)
+    values = scaled.copy()
+    K.block_unscale(values, f.block_size, exps)
+
+    def back(r, shape=moved_shape):
+        r = np.moveaxis(r.reshape(shape), -1, axis) if a.ndim else r.reshape(())
+        return r
+
+    elements = back(scaled).astype(a.dtype)
+    exps_out = np.moveaxis(exps.reshape(moved_shape[:-1] + (exps.shape[1],)), -1, axis) if a.ndim else exps.reshape(())
+    return BlockQuant(elements, exps_out, back(values).astype(a.dtype))
+
+
+def quantize_mx(x: Any, fmt: Union[str, BlockFormat] = "mxfp8_e4m3", rmode: Union[int, str] = 1, *,
+                axis: int = -1, block_size: Optional[int] = None, scale_rule: Optional[str] = None,
+                seed: Optional[int] = None, rng: Optional[np.random.Generator] = None,
+                out: Optional[np.ndarray] = None) -> Any:
+    """Quantize ``x`` into a block format and return the values (``2**X * P``), as
+    :func:`lowprec.chop` does: same type, dtype and shape; ``x`` is not modified.
+
+    See :func:`mx_encode` for the parameters and the module docstring for the rules.
+
+    Examples
+    --------
+    >>> import numpy as np, lowprec as lp
+    >>> lp.quantize_mx([1.0, 0.3, 1000.0, 1e-3], "mxfp4_e2m1", block_size=4)
+    [0.0, 0.0, 768.0, 0.0]
+    """
+    f = block_format(fmt, block_size, scale_rule)
+    mode = rounding_mode(rmode)
+    a, back = as_float_array(x)
+    dst = result_buffer(a, out)
+    ax = axis % max(a.ndim, 1)
+    scaled, exps, moved_shape = _encode(a, f, mode, seed, rng, ax)
+    K.block_unscale(scaled, f.block_size, exps)
+    result = np.moveaxis(scaled.reshape(moved_shape), -1, ax) if a.ndim else scaled.reshape(())
+    np.copyto(dst, result, casting="unsafe")
+    return back(dst)
+
+
+def quantize_block(x: Any, fmt: Union[str, BlockFormat] = "bfp8", rmode: Union[int, str] = 1, **kwargs) -> Any:
+    """:func:`quantize_mx` with a block floating point default (``"bfp8"``)."""
+    return quantize_mx(x, fmt, rmode, **kwargs)

@@ -1,0 +1,250 @@
+"""LPFloat with NumPy functions: the tables of lowprec.ndarray._functions, the emulated
+statistics, products and norms, ufunc.at and where=, and lp.policy."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import lowprec as lp
+from lowprec.errors import FormatMismatchError, LowprecWarning, UnsupportedOperationError
+
+
+def r(x, fmt="half", mode=1):
+    """Reference rounding of one float64 value (lp.chop is verified against the oracle)."""
+    return float(lp.chop(np.float64(x), fmt, mode))
+
+
+def seq_sum(values, fmt="half"):
+    """Sequential sum with a rounding per step; exact in binary64 before rounding for half."""
+    s = 0.0
+    for v in values:
+        s = r(s + v, fmt)
+    return s
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(3)
+    return lp.asarray(rng.standard_normal((4, 5)), "half"), rng
+
+
+# ------------------------------------------------------------------ structural functions
+def test_concatenate_joins_formats_without_rounding():
+    a = lp.asarray([1 / 3, 2.0], "half")
+    b = lp.asarray([1 / 3], "bf16")
+    c = np.concatenate([a, b])
+    assert c.format == lp.format("tf32")  # the join of half and bf16
+    np.testing.assert_array_equal(c.values, np.concatenate([a.values, b.values]))
+
+
+def test_plain_operands_of_structural_functions_are_rounded():
+    a = lp.asarray([1.0, 2.0], "half")
+    assert np.concatenate([a, [0.1]]).values[-1] == r(0.1)
+    w = np.where(np.array([True, False]), a, 0.1)
+    assert w.values.tolist() == [1.0, r(0.1)]
+    assert np.full_like(a, 0.1).values.tolist() == [r(0.1)] * 2
+    c = np.clip(lp.asarray([0.0, 0.5, 1.0], "half"), 0.1, 0.9)
+    assert c.values.tolist() == [r(0.1), 0.5, r(0.9)] and c.format == a.format
+
+
+@pytest.mark.parametrize("func", [np.transpose, np.ravel, np.flipud, np.triu, np.sort, np.copy, np.diagonal])
+def test_moving_functions_keep_the_format(func, data):
+    a, _ = data
+    out = func(a)
+    assert isinstance(out, lp.LPFloat) and out.format == a.format
+    np.testing.assert_array_equal(out.values, func(a.values))
+
+
+def test_split_unique_and_stack(data):
+    a, _ = data
+    parts = np.split(a, 2)
+    assert all(isinstance(p, lp.LPFloat) for p in parts)
+    assert np.stack(parts).shape == (2, 2, 5)
+    u, counts = np.unique(np.round(a), return_counts=True)
+    assert isinstance(u, lp.LPFloat) and counts.dtype.kind == "i"
+
+
+def test_mixed_modes_and_mixed_types_are_errors():
+    a = lp.asarray([1.0], "half")
+    b = lp.asarray([1.0], "half", rmode="up")
+    with pytest.raises(FormatMismatchError, match="rounding modes"):
+        np.concatenate([a, b])
+
+
+def test_pad_only_moves_values():
+    a = lp.asarray([1.0, 2.0], "half")
+    assert np.pad(a, 1, mode="edge").values.tolist() == [1.0, 1.0, 2.0, 2.0]
+    with pytest.raises(UnsupportedOperationError, match="pad"):
+        np.pad(a, 1, mode="mean")
+
+
+def test_mutators_round_into_the_destination():
+    a = lp.asarray(np.zeros(3), "half")
+    np.copyto(a, 0.1)
+    assert a.values.tolist() == [r(0.1)] * 3
+    m = lp.asarray(np.zeros((2, 2)), "bf16")
+    np.fill_diagonal(m, 1 / 3)
+    assert m.values[0, 0] == r(1 / 3, "bf16")
+    np.putmask(a, np.array([True, False, False]), 1 / 3)
+    assert a.values[0] == r(1 / 3)
+
+
+def test_plain_result_functions(data):
+    a, _ = data
+    assert type(np.argsort(a)) is np.ndarray
+    assert np.isclose(a, a).all() and np.allclose(a, a.values)
+    assert np.count_nonzero(a) == a.size
+
+
+# --------------------------------------------------------------------- statistics, norms
+def test_mean_var_std_follow_the_sequential_model(data):
+    a, _ = data
+    x = a.values.ravel()
+    n = x.size
+    mean = r(seq_sum(x) / n)
+    assert float(np.mean(a)) == mean == float(a.mean())
+    d = [r(v - mean) for v in x]
+    var = r(seq_sum([r(v * v) for v in d]) / n)
+    assert float(np.var(a)) == var == float(a.var())
+    assert float(np.std(a)) == r(np.sqrt(var))
+    var1 = r(seq_sum([r(v * v) for v in d]) / (n - 1))
+    assert float(np.var(a, ddof=1)) == var1
+
+
+def test_mean_divides_by_the_exact_count():
+    # 2049 is not a half value: the sum rounds to 2048, then 2048/2049 is rounded once
+    # (rounding the count first would give 1).
+    x = lp.asarray(np.ones(2049), "half")
+    with lp.accumulate("exact"):
+        assert float(np.mean(x)) == r(2048 / 2049) != 1.0
+
+
+def test_mean_along_axes(data):
+    a, _ = data
+    m = np.mean(a, axis=0)
+    for j in range(a.shape[1]):
+        assert float(m[j]) == r(seq_sum(a.values[:, j]) / a.shape[0])
+    assert np.mean(a, axis=(0, 1), keepdims=True).shape == (1, 1)
+
+
+def test_sum_over_several_axes_is_row_major(data):
+    a, _ = data
+    assert float(a.sum(axis=(0, 1))) == seq_sum(a.values.ravel()) == float(np.sum(a))
+
+
+def test_median_trace_diff(data):
+    a, _ = data
+    x = np.sort(a.values.ravel())
+    assert float(np.median(a)) == r(r(x[9] + x[10]) / 2)
+    assert float(np.trace(a)) == seq_sum(np.diagonal(a.values))
+    d = np.diff(a, axis=1)
+    np.testing.assert_array_equal(d.values, lp.chop(np.diff(a.values, axis=1), "half"))
+
+
+def test_norms(data):
+    a, _ = data
+    v = a[0]
+    assert float(np.linalg.norm(v)) == r(np.sqrt(seq_sum([r(t * t) for t in v.values])))
+    assert float(np.linalg.norm(v, 1)) == seq_sum(np.abs(v.values))
+    assert float(np.linalg.norm(v, np.inf)) == np.abs(v.values).max()
+    assert float(np.linalg.norm(a)) == r(np.sqrt(seq_sum([r(t * t) for t in a.values.ravel()])))
+    col_sums = [seq_sum(np.abs(a.values[:, j])) for j in range(a.shape[1])]
+    assert float(np.linalg.norm(a, 1)) == max(col_sums)
+    with pytest.raises(UnsupportedOperationError, match="SVD"):
+        np.linalg.norm(a, 2)
+
+
+def test_round_decimals(data):
+    a, _ = data
+    np.testing.assert_array_equal(np.round(a, 1).values, lp.chop(np.round(a.values, 1), "half"))
+    assert np.round(a).format == a.format and a.round(2).format == a.format
+
+
+# ----------------------------------------------------------------------------- products
+def test_contractions_agree_with_matmul(data):
+    a, rng = data
+    b = lp.asarray(rng.standard_normal((5, 3)), "half")
+    ab = a @ b
+    for other in (np.dot(a, b), np.tensordot(a, b, axes=1), np.einsum("ij,jk->ik", a, b),
+                  np.einsum("ij,jk", a, b), np.inner(a, b.T)):
+        np.testing.assert_array_equal(other.values, ab.values)
+    np.testing.assert_array_equal(np.einsum("ij,jk->ki", a, b).values, ab.values.T)
+    v = a[0]
+    assert float(np.vdot(v, v)) == seq_sum([r(t * t) for t in v.values]) == float(np.inner(v, v))
+
+
+def test_einsum_one_operand_and_batched(data):
+    a, rng = data
+    assert float(np.einsum("ij->", a)) == seq_sum(a.values.ravel())
+    sq = lp.asarray(rng.standard_normal((3, 3)), "half")
+    assert float(np.einsum("ii", sq)) == seq_sum(np.diagonal(sq.values))
+    x = lp.asarray(rng.standard_normal((2, 3, 4)), "half")
+    y = lp.asarray(rng.standard_normal((2, 4, 5)), "half")
+    np.testing.assert_array_equal(np.einsum("bij,bjk->bik", x, y).values, (x @ y).values)
+    with pytest.raises(UnsupportedOperationError):
+        np.einsum("ij,jk,kl->il", sq, sq, sq)
+
+
+def test_outer_kron_cross_round_each_product(data):
+    a, _ = data
+    u, v = a[0], a[1]
+    np.testing.assert_array_equal(np.outer(u, v).values, lp.chop(np.outer(u.values, v.values), "half"))
+    np.testing.assert_array_equal(np.kron(u, v).values, lp.chop(np.kron(u.values, v.values), "half"))
+    p, q = u[:3], v[:3]
+    c = np.cross(p, q).values
+    x, y = p.values, q.values
+    assert c[0] == r(r(x[1] * y[2]) - r(x[2] * y[1]))
+
+
+# ----------------------------------------------------------------------------- ufuncs
+def test_ufunc_at_applies_repeats_in_order():
+    a = lp.asarray(np.zeros(3), "half")
+    np.add.at(a, [0, 0, 0, 2], 1 / 3)
+    s = 0.0
+    for _ in range(3):
+        s = r(s + r(1 / 3))
+    assert a.values.tolist() == [s, 0.0, r(1 / 3)]
+
+
+def test_where_keeps_the_rest_of_out():
+    a = lp.asarray([1.0, 2.0, 3.0], "half")
+    out = lp.asarray([9.0, 9.0, 9.0], "half")
+    np.add(a, 1 / 3, out=out, where=np.array([True, False, True]))
+    assert out.values.tolist() == [r(1 + r(1 / 3)), 9.0, r(3 + r(1 / 3))]
+
+
+# ------------------------------------------------------------------------------- policy
+def test_unknown_functions_raise_and_name_the_opt_in():
+    a = lp.asarray([1.0, 2.0], "half")
+    with pytest.raises(UnsupportedOperationError, match="round_once"):
+        np.interp(1.5, [1, 2], a)
+
+
+def test_round_once_policy_warns_and_rounds():
+    a = lp.asarray([1.0, 2.0], "half")
+    with lp.policy(unknown="round_once"), pytest.warns(LowprecWarning, match="interp"):
+        y = np.interp(1.1, [1, 2], a)
+    assert isinstance(y, lp.LPFloat) and float(y) == r(1.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UnsupportedOperationError):
+            np.interp(1.5, [1, 2], a)  # the policy ended with the block
+
+
+def test_policy_sets_the_accumulation_model():
+    x = lp.asarray(np.ones(5000), "half")
+    with lp.policy(accumulate="exact"):
+        assert float(np.sum(x)) == 5000.0
+    assert float(np.sum(x)) == 2048.0
+    with pytest.raises(lp.LowprecError):
+        with lp.policy(unknown="maybe"):
+            pass
+
+
+@pytest.mark.parametrize("func,word", [(np.sum, "ufunc"), (np.concatenate, "moves values"),
+                                       (np.mean, "emulated"), (np.copyto, "destination"),
+                                       (np.argsort, "plain"), (np.interp, "unsupported"),
+                                       (np.linalg.solve, "emulated"), (np.add, "correctly_rounded")])
+def test_semantics_reports_each_table(func, word):
+    assert word in lp.semantics(func)

@@ -1,0 +1,139 @@
+"""LPTensor reductions and products under every accumulation model equal LPFloat bit for bit,
+on both drivers (NumPy kernels on CPU tensors, whole-tensor torch ops for other devices)."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import lowprec as lp  # noqa: E402
+from lowprec.rounding import RoundingMode  # noqa: E402
+from lowprec.torch import LPTensor, _accumulate  # noqa: E402
+
+F = torch.nn.functional
+MODELS = ["sequential", "pairwise", "fma", "exact", "fp32"]
+DETERMINISTIC = [m for m in RoundingMode if not m.is_stochastic]
+
+
+def same(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(((a.view(np.int64) == b.view(np.int64)) | (np.isnan(a) & np.isnan(b))).all())
+
+
+def grid(shape, fmt, rng, spread=3):
+    x = rng.standard_normal(shape) * np.ldexp(1.0, rng.integers(-spread, spread + 1, shape))
+    return lp.chop(x, fmt)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("fmt", ["bf16", "half", "e4m3"])
+@pytest.mark.parametrize("device_ops", [False, True])
+def test_matmul_and_sum_drivers_equal_numpy(model, fmt, device_ops):
+    rng = np.random.default_rng(len(fmt) + len(model))
+    f = lp.format(fmt)
+    for mode in (RoundingMode.NEAREST_EVEN, RoundingMode.UP, RoundingMode.TOWARD_ZERO, RoundingMode.ODD):
+        for sa, sb in (((5, 7), (7, 3)), ((2, 3, 6), (6, 2)), ((7,), (7, 2)), ((6,), (6,))):
+            a, b = grid(sa, fmt, rng), grid(sb, fmt, rng)
+            want = lp.ndarray._accumulate.matmul(a, b, f, mode, model)
+            got = _accumulate.matmul(torch.from_numpy(a), torch.from_numpy(b), f, mode, model, device_ops)
+            assert same(got.numpy(), want), (mode, sa, sb)
+        rows = grid((3, 21), fmt, rng, spread=8)
+        want, _ = lp.ndarray._accumulate.fold(True, rows, f, mode, False, model)
+        got = _accumulate.fold_sum(torch.from_numpy(rows), f, mode, model, device_ops)
+        assert same(got.numpy(), want), mode
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("mode", DETERMINISTIC)
+def test_lptensor_products_and_sums_equal_lpfloat(model, mode):
+    rng = np.random.default_rng(int(mode))
+    a, b = grid((3, 4, 9), "bf16", rng), grid((9, 5), "bf16", rng)
+    ta, tb = lp.asarray(torch.from_numpy(a), "bf16", mode), lp.asarray(torch.from_numpy(b), "bf16", mode)
+    na, nb = lp.asarray(a, "bf16", mode), lp.asarray(b, "bf16", mode)
+    with lp.accumulate(model):
+        pairs = [(ta @ tb, na @ nb), (torch.matmul(ta, tb), np.matmul(na, nb)),
+                 (ta[0].mm(tb), na[0] @ nb), (torch.bmm(ta, tb.expand(3, 9, 5)), na @ nb),
+                 (ta.sum(), np.sum(na)), (ta.sum(dim=2), np.sum(na, axis=2)), (torch.sum(ta, 1), np.sum(na, axis=1)),
+                 (ta.sum(-1, keepdim=True), np.sum(na, axis=-1, keepdims=True))]
+        if model != "exact":  # exact sums in float64 by another order: equal when exact, as here
+            pairs.append((ta.mean(dim=1), lp.asarray(lp.arith.divide(np.sum(na, axis=1).values, 4.0, "bf16", mode),
+                                                      "bf16", mode)))
+    for got, want in pairs:
+        assert isinstance(got, LPTensor) and got.format == lp.format("bf16")
+        assert same(got.as_plain().numpy(), want.values)
+
+
+@pytest.mark.parametrize("model", ["sequential", "pairwise", "fma", "fp32"])
+@pytest.mark.parametrize("device_ops", [False, True])
+def test_linear_and_conv_are_the_matmul_model(model, device_ops):
+    rng = np.random.default_rng(3)
+    fmt, mode = lp.format("half"), RoundingMode.NEAREST_EVEN
+    x, w, bias = grid((2, 3, 6, 5), fmt, rng), grid((4, 3, 3, 2), fmt, rng), grid(4, fmt, rng)
+    wl = grid((4, 5), fmt, rng)
+    tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+    for stride, padding, dilation in ((1, 0, 1), (2, 1, 1), ((1, 2), (2, 0), (2, 1))):
+        got = _accumulate.conv(tx, tw, stride, padding, dilation, 1, fmt, mode, model, device_ops)
+        cols = F.unfold(tx, (3, 2), dilation=dilation, padding=padding, stride=stride).numpy()
+        ref = F.conv2d(tx, tw, stride=stride, padding=padding, dilation=dilation)
+        want = np.stack([lp.ndarray._accumulate.matmul(w.reshape(4, -1), c, fmt, mode, model) for c in cols])
+        assert same(got.numpy(), want.reshape(ref.shape))
+    # groups and conv1d / conv3d shapes against the native result under "exact"-like checks
+    g = _accumulate.conv(tx, tw[:, :1].repeat(1, 1, 1, 1)[:3], 1, 0, 1, 3, fmt, mode, model, device_ops)
+    assert g.shape == F.conv2d(tx, tw[:3, :1], groups=3).shape
+    with lp.accumulate(model):
+        tl = lp.asarray(tx, fmt, mode)
+        out = F.conv2d(tl, lp.asarray(tw, fmt, mode), lp.asarray(torch.from_numpy(bias), fmt, mode), padding=1)
+        lin = F.linear(tl, lp.asarray(torch.from_numpy(wl), fmt, mode), lp.asarray(torch.from_numpy(bias), fmt, mode))
+    conv_nb = _accumulate.conv(tx, tw, 1, 1, 1, 1, fmt, mode, model)
+    want = lp.arith.add(conv_nb.numpy(), bias.reshape(-1, 1, 1), fmt, mode)
+    assert isinstance(out, LPTensor) and same(out.as_plain().numpy(), want)
+    na = lp.asarray(x, fmt, mode)
+    with lp.accumulate(model):
+        want = na @ lp.asarray(wl, fmt, mode).T + lp.asarray(bias, fmt, mode)
+    assert same(lin.as_plain().numpy(), want.values)
+
+
+def test_conv1d_conv3d_and_unsupported():
+    rng = np.random.default_rng(5)
+    fmt = "bf16"
+    x1, w1 = lp.asarray(torch.from_numpy(grid((2, 3, 9), fmt, rng)), fmt), lp.asarray(torch.from_numpy(grid((2, 3, 4), fmt, rng)), fmt)
+    x3 = lp.asarray(torch.from_numpy(grid((1, 2, 4, 4, 3), fmt, rng)), fmt)
+    w3 = lp.asarray(torch.from_numpy(grid((2, 2, 2, 2, 2), fmt, rng)), fmt)
+    for x, w, conv in ((x1, w1, F.conv1d), (x3, w3, F.conv3d)):
+        with lp.accumulate("fp32"):  # wide accumulator: exact here, so equal to the native result rounded once
+            got = conv(x, w, padding="same")
+        want = lp.chop(conv(x.as_plain(), w.as_plain(), padding="same"), fmt)
+        assert torch.equal(got.as_plain(), want)
+    with pytest.raises(lp.UnsupportedOperationError, match="einsum"):
+        torch.einsum("ij,jk->ik", x1[0], w1[0].T)
+
+
+def test_gradients_under_models_are_native():
+    rng = np.random.default_rng(1)
+    a = lp.asarray(torch.from_numpy(grid((4, 6), "bf16", rng)), "bf16").requires_grad_()
+    b = lp.asarray(torch.from_numpy(grid((6, 3), "bf16", rng)), "bf16").requires_grad_()
+    with lp.accumulate("sequential"):
+        (a @ b).sum().backward()
+    pa = a.as_plain().detach().requires_grad_()
+    pb = b.as_plain().detach().requires_grad_()
+    (pa @ pb).sum().backward()
+    assert type(a.grad) is torch.Tensor and torch.equal(a.grad, pa.grad) and torch.equal(b.grad, pb.grad)
+
+
+def test_float32_storage_stochastic_and_cpu_stream_equals_numpy():
+    rng = np.random.default_rng(2)
+    a, b = grid((8, 16), "bf16", rng).astype(np.float32), grid((16, 4), "bf16", rng).astype(np.float32)
+    ta, tb = lp.asarray(torch.from_numpy(a), "bf16"), lp.asarray(torch.from_numpy(b), "bf16")
+    c = ta @ tb
+    assert c.dtype == torch.float32 and same(c.as_plain().numpy(), (lp.asarray(a, "bf16") @ lp.asarray(b, "bf16")).values)
+    sa, sb = lp.asarray(torch.from_numpy(a), "bf16", "stochastic"), lp.asarray(torch.from_numpy(b), "bf16", "stochastic")
+    lp.seed(4)
+    c1 = sa @ sb
+    lp.seed(4)
+    na, nb = lp.asarray(a, "bf16", "stochastic"), lp.asarray(b, "bf16", "stochastic")
+    lp.seed(4)
+    c2 = na @ nb
+    assert same(c1.as_plain().numpy(), c2.values)  # same seed, same stream on the CPU
+    d = _accumulate.matmul(torch.from_numpy(a), torch.from_numpy(b), lp.format("bf16"), RoundingMode.STOCHASTIC,
+                           "sequential", device_ops=True)
+    assert torch.equal(lp.chop(d, "bf16"), d)

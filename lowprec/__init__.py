@@ -24,6 +24,7 @@ from .formats import BlockFormat, bfp
 from .quant import fixed_codes, int_codes, mx_encode, quantize_block, quantize_fixed, quantize_int, quantize_mx
 from .policy import accumulate, policy
 from . import linalg
+from .bits import from_bits, to_bits
 from .random import seed
 from .rounding import RoundingMode, rounding_mode
 
@@ -32,7 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "FixedFormat", "FloatFormat", "FormatError", "FormatMismatchError", "FormatRangeError",
     "IntFormat", "LPArray", "LPFloat", "LowprecError", "LowprecWarning", "RoundingMode", "RoundingModeError",
-    "UnsupportedOperationError", "UnsupportedTypeError", "accumulate", "asarray", "linalg", "policy", "chop", "finfo", "fma", "format", "p3109",
+    "UnsupportedOperationError", "UnsupportedTypeError", "accumulate", "asarray", "from_bits", "linalg", "policy", "to_bits", "chop", "finfo", "fma", "format", "p3109",
     "register_backend", "rounding_mode", "seed", "semantics", "__version__",
     "BlockFormat", "LPFixed", "LPInt", "bfp", "fixed_codes", "int_codes", "mx_encode", "quantize_block",
     "quantize_fixed", "quantize_int", "quantize_mx",

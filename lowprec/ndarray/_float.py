@@ -73,6 +73,11 @@ class LPFloat(LPArray):
             raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method} is not supported for LPFloat.")
         return _deliver(result, out, fmt, mode, where)
 
+    def to_bits(self) -> np.ndarray:
+        """The values' bit patterns in the format (see :func:`lowprec.to_bits`)."""
+        from ..bits import to_bits
+        return to_bits(self)
+
     # ndarray methods that NumPy implements without __array_function__
     def mean(self, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
         """Emulated mean (see ``lp.semantics(np.mean)``)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..arith import binary
-from ..chop import chop
+from ..chop import chop, fast_range
 from ..errors import UnsupportedOperationError
 from ..formats import FloatFormat
 from ..policy import accumulation_model
@@ -107,6 +107,35 @@ def _matmul2(a, b, fmt, mode, model):
     acc_fmt = model if isinstance(model, FloatFormat) else fmt
     fused = model != "sequential"
     out = np.empty((a.shape[0], b.shape[1]))
-    _kernels.matmul_rows(np.ascontiguousarray(a), np.ascontiguousarray(b), out, fused,
-                         *_kernel_params(acc_fmt, mode))
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    if _products_exact(a, b, fmt) and rounding_params(acc_fmt).t < 52:
+        p = rounding_params(acc_fmt)
+        lo, hi, top = fast_range(p, np.dtype(np.float64))
+        sign_bit = np.int64(-(2**63)) if p.signed else np.int64(0)
+        flip = -1 if p.t > 1 else (1022 + p.emin) & 1
+        _kernels.matmul_rows_fast(a, b, out, fused, *_kernel_params(acc_fmt, mode), lo, hi, top, sign_bit,
+                                  52 - (p.t - 1), flip)
+    else:
+        _kernels.matmul_rows(a, b, out, fused, *_kernel_params(acc_fmt, mode))
     return out if acc_fmt is fmt else chop(out, fmt, mode)
+
+
+def _products_exact(a, b, fmt) -> bool:
+    """Whether every product ``a[i,k] * b[k,j]`` is exact in binary64: operands of at
+    most 26 significant bits whose products stay inside binary64's normal range."""
+    if fmt.t > 26:
+        return False
+    with np.errstate(invalid="ignore"):
+        big = max(_max_finite(a), _max_finite(b))
+        small = min(_min_nonzero(a), _min_nonzero(b))
+    return big < 2.0 ** 500 and small > 2.0 ** -500
+
+
+def _max_finite(x) -> float:
+    m = np.abs(x[np.isfinite(x)])
+    return float(m.max()) if m.size else 0.0
+
+
+def _min_nonzero(x) -> float:
+    m = np.abs(x[np.isfinite(x) & (x != 0)])
+    return float(m.min()) if m.size else np.inf

@@ -705,6 +705,69 @@ def matmul_rows(a, b, out, fused, t, emin, subnormal, xmax, over_val, inf_val, n
 
 
 @nb.njit(inline="always", nogil=True)
+def _round_scalar(hi, lo, stochastic, r62, buf, bits_buf, t, emin, subnormal, xmax, over_val, inf_val,
+                  negzero, signed, mode, lo_b, hi_b, top, sign_bit, s, t1_flip):
+    """Round the exact ``hi + lo`` (scale 0): the branch-free rounding of
+    :func:`_binary_fast_body` when it provably applies, else :func:`round_pair`.
+    ``buf``/``bits_buf`` are a one-element float64 scratch array and its int64 view."""
+    buf[0] = hi
+    bits = np.int64(bits_buf[0])
+    mag = bits & (sign_bit - 1)
+    rem = mag & ((np.int64(1) << s) - 1)
+    if lo_b <= mag and mag < hi_b and (lo == 0.0 or (not stochastic and rem != 0 and rem != (np.int64(1) << (s - 1)))):
+        m2 = _fast_mag(mag, bits < 0, mode, s, r62, t1_flip)
+        if m2 <= top:
+            bits_buf[0] = m2 | (bits & sign_bit)
+            return buf[0]
+    return round_pair(hi, lo, 0, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, r62)
+
+
+@nb.njit(parallel=True, **_JIT)
+def matmul_rows_fast(a, b, out, fused, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode,
+                     key, offset, lo_b, hi_b, top, sign_bit, s, t1_flip):
+    """:func:`matmul_rows` for formats whose products are exact in binary64 (``t <= 26``
+    and a range well inside binary64's), with the fast rounding of each step. Loops
+    ``i, k, j`` so that the inner loop runs along rows of ``b``; each ``out[i, j]``
+    still accumulates over ``k`` in ascending order, so the results are those of
+    :func:`matmul_rows`, random bits included."""
+    m, kk = a.shape
+    n = b.shape[1]
+    stochastic = mode == _SR or mode == _SRU
+    for i in nb.prange(m):
+        buf = np.empty(1)
+        bits_buf = buf.view(np.int64)
+        for j in range(n):
+            out[i, j] = 0.0
+        for k in range(kk):
+            x = np.float64(a[i, k])
+            for j in range(n):
+                p = x * np.float64(b[k, j])
+                base = ((i * n + j) * kk + k) * 2 + offset
+                r1 = np.int64(0)
+                r2 = np.int64(0)
+                if stochastic:
+                    r1 = np.int64(random_bits(key, base) >> np.uint64(2))
+                    r2 = np.int64(random_bits(key, base + 1) >> np.uint64(2))
+                if not fused:
+                    p = _round_scalar(p, 0.0, stochastic, r1, buf, bits_buf, t, emin, subnormal, xmax,
+                                      over_val, inf_val, negzero, signed, mode, lo_b, hi_b, top, sign_bit, s, t1_flip)
+                    if k == 0:
+                        out[i, j] = p
+                        continue
+                if k == 0:
+                    hi, lo, sc = p, 0.0, 0
+                else:
+                    hi, lo, sc = exact_sum(out[i, j], p, mode)
+                if sc != 0:
+                    out[i, j] = round_pair(hi, lo, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero,
+                                           signed, mode, r2)
+                else:
+                    out[i, j] = _round_scalar(hi, lo, stochastic, r2, buf, bits_buf, t, emin, subnormal, xmax,
+                                              over_val, inf_val, negzero, signed, mode, lo_b, hi_b, top, sign_bit,
+                                              s, t1_flip)
+
+
+@nb.njit(inline="always", nogil=True)
 def _odd64(hi, lo, scale):
     """``(hi + lo) * 2**scale`` rounded to binary64 by round-to-odd: a sticky value that
     rounds correctly afterwards into any format of at most 51 bits."""

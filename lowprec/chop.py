@@ -224,6 +224,10 @@ def _check_out(out, shape, dtype) -> None:
         raise ValueError("out is read-only.")
 
 
+#: Below this many elements one thread is faster than starting the parallel loop.
+_SERIAL_BELOW = 16384
+
+
 def _round_contiguous(src: np.ndarray, dst: np.ndarray, spec: RoundSpec, params, real: np.dtype) -> None:
     """Round C-contiguous ``src`` into ``dst`` (possibly the same array)."""
     s = src.reshape(-1).view(real)
@@ -239,7 +243,8 @@ def _round_contiguous(src: np.ndarray, dst: np.ndarray, spec: RoundSpec, params,
         sign_bit = np.int64(-(2**63)) if real == np.float64 else np.int64(2**31)
         if not params.signed:  # then negative inputs fail the fast range test
             sign_bit = np.int64(0)
-        _kernels.round_array_fast(s, s.view(ints), d, d.view(ints), *common, lo, hi, top, sign_bit)
+        kernel = _kernels.round_array_fast_serial if s.size < _SERIAL_BELOW else _kernels.round_array_fast
+        kernel(s, s.view(ints), d, d.view(ints), *common, lo, hi, top, sign_bit)
     else:  # the format's precision is the storage's: only range and specials change
         _kernels.round_array(s, s.view(ints), d, *common)
     if spec.flip:

@@ -206,9 +206,13 @@ def _call(ufunc, kind, args, fmt, mode, dtype, kwargs):
 def _exact_then_round(op, args, fmt, mode, dtype):
     a = np.asarray(args[0], dtype=np.float64)
     b = np.asarray(args[1] if len(args) > 1 else args[0], dtype=np.float64)
-    shape = np.broadcast_shapes(a.shape, b.shape)
-    a = np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
-    b = np.ascontiguousarray(np.broadcast_to(b, shape)).reshape(-1)
+    if a.shape == b.shape:
+        shape = a.shape
+    else:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
+    a = np.ascontiguousarray(a).reshape(-1)
+    b = np.ascontiguousarray(b).reshape(-1)
     p = rounding_params(fmt, True, dtype)
     key = next_key() if mode.is_stochastic else np.uint64(0)
     out = binary(op, a, b, p, mode, key)

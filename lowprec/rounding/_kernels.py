@@ -337,6 +337,23 @@ def _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_
 @nb.njit(parallel=True, **_JIT)
 def round_array_fast(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
                      negzero, signed, mode, key, offset, lo, hi, top, sign_bit):
+    """:func:`round_array` for ``t`` below the storage precision, fast and parallel (see
+    :func:`_round_array_fast_body`)."""
+    _round_array_fast_body(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
+                           negzero, signed, mode, key, offset, lo, hi, top, sign_bit)
+
+
+@nb.njit(error_model="numpy", **_JIT)
+def round_array_fast_serial(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
+                            negzero, signed, mode, key, offset, lo, hi, top, sign_bit):
+    """:func:`round_array_fast` on one thread: small arrays, where starting threads costs more."""
+    _round_array_fast_body(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
+                           negzero, signed, mode, key, offset, lo, hi, top, sign_bit)
+
+
+@nb.njit(inline="always", nogil=True)
+def _round_array_fast_body(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
+                           negzero, signed, mode, key, offset, lo, hi, top, sign_bit):
     """:func:`round_array` for ``t`` below the storage precision, fast.
 
     Each block of elements is rounded by a branch-free pass over the storage bits for

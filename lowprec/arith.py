@@ -80,6 +80,36 @@ def binary(op: int, a: np.ndarray, b: np.ndarray, p, mode, key) -> np.ndarray:
     return out
 
 
+def binary_2d(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, out: np.ndarray) -> np.ndarray:
+    """:func:`binary` for 2-D float64 arrays of one shape and any strides (broadcast
+    views, slices) into the 2-D float64 ``out`` (which may be a view; it must not
+    overlap ``a`` or ``b`` except by being the very same view). Needs ``p.t < 52``."""
+    lo, hi, top = fast_range(p, np.dtype(np.float64))
+    sign_bit = _SIGN64 if p.signed else np.int64(0)
+    flip = -1 if p.t > 1 else (1022 + p.emin) & 1
+    common = (p.t, p.emin, p.subnormal, p.xmax, p.overflow_value, p.inf_value, p.negzero, p.signed, int(mode), key, 0,
+              lo, hi, top, sign_bit, 52 - (p.t - 1), flip)
+    serial = out.size < _SERIAL_BELOW
+    if exact_in_binary64(op, p):
+        (_arith.exact_op_2d_serial if serial else _arith.exact_op_2d)(op, a, b, out, *common)
+    else:
+        (_arith.binary_op_2d_serial if serial else _arith.binary_op_2d)(op, a, b, out, out.view(np.int64), *common)
+    return out
+
+
+def exact_in_binary64(op: int, p) -> bool:
+    """Whether ``op`` of two values of the format is exact in binary64: sums when the
+    format's bits from ``xmax``'s carry down to its smallest quantum span at most 53,
+    products when ``2t <= 53`` and every product stays inside binary64's normal range."""
+    top_exp = int(np.floor(np.log2(p.xmax))) + 1 if np.isfinite(p.xmax) else 1024
+    quantum = p.emin - p.t + 1  # the spacing of the lowest binade, with or without subnormals
+    if op in (_arith.ADD, _arith.SUBTRACT):
+        return top_exp - quantum + 1 <= 53
+    if op == _arith.MULTIPLY:
+        return 2 * p.t <= 53 and 2 * top_exp < 1000 and 2 * quantum > -1000
+    return False
+
+
 _DOC = """Correctly rounded {what} in a low-precision format.
 
     Parameters
@@ -142,6 +172,9 @@ def fma(x: Any, y: Any, z: Any, fmt="half", rmode=1, *, subnormal: Optional[bool
                   p.overflow_value, p.inf_value, p.negzero, p.signed, int(spec.mode), key, 0)
     for i in np.flatnonzero(inexact):  # products wider than binary64: exact rationals
         r62 = int(_random62(key, i))
+        if not np.isfinite(flat[2][i]):  # a finite nonzero product plus inf or NaN: z itself
+            result[i] = round_value(float(flat[2][i]), p, spec.mode, r62)
+            continue
         exact = Fraction(float(flat[0][i])) * Fraction(float(flat[1][i])) + Fraction(float(flat[2][i]))
         result[i] = round_value(exact, p, spec.mode, r62) if exact != 0 else _fma_zero(flat, i, spec.mode)
     scalar = all(np.ndim(v) == 0 for v in (x, y, z)) and out is None

@@ -76,7 +76,13 @@ class LPArray(np.ndarray):
         return out
 
     def __setitem__(self, key, value) -> None:
-        self.values[key] = self._round(_plain(value))
+        if isinstance(value, type(self)) and value._format == self._format:
+            # already values of this format; `a[i:j] -= x` ends here with the very same view
+            dest = self.values[key]
+            if not (isinstance(dest, np.ndarray) and _same_view(dest, value)):
+                self.values[key] = value.values
+        else:
+            self.values[key] = self._round(_plain(value))
 
     def __iter__(self):
         for i in range(len(self)):
@@ -139,3 +145,8 @@ def _plain(value) -> Any:
 
 def format_of(x) -> Optional[Any]:
     return x._format if isinstance(x, LPArray) else None
+
+
+def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.strides == b.strides
+            and a.shape == b.shape and a.dtype == b.dtype)

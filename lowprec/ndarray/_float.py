@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..arith import binary
+from ..arith import binary, binary_2d
 from ..chop import chop
 from ..errors import FormatMismatchError, UnsupportedOperationError, UnsupportedTypeError
 from ..formats import FloatFormat, format as as_format
@@ -56,7 +56,10 @@ class LPFloat(LPArray):
                 raise UnsupportedOperationError(f"np.matmul: arguments {sorted(kwargs)} are not supported.")
             result = matmul(args[0], args[1], fmt, mode)
         elif method == "__call__":
-            result = _call(ufunc, kind, args, fmt, mode, dtype, kwargs)
+            target = _target(out, fmt, where) if kind == "correctly_rounded" else None
+            result = _call(ufunc, kind, args, fmt, mode, dtype, kwargs, target)
+            if target is not None and result is target:
+                return out[0]
         elif method in ("reduce", "accumulate") and ufunc in (np.add, np.multiply):
             result = _fold(ufunc, method, args[0], fmt, mode, kwargs)
         elif method in ("reduce", "accumulate", "outer", "reduceat") and kind in ("exact", "rounded", "correctly_rounded"):
@@ -184,7 +187,15 @@ def _round_to(values, fmt, mode, seed=None):
     return chop(np.asarray(values), fmt, mode, seed=seed)
 
 
-def _call(ufunc, kind, args, fmt, mode, dtype, kwargs):
+def _target(out, fmt, where):
+    """The plain values of ``out`` when a kernel may write the result straight into it."""
+    if out is None or len(out) != 1 or where is not True:
+        return None
+    o = out[0]
+    return o.values if isinstance(o, LPFloat) and o.format == fmt and o.dtype == np.float64 else None
+
+
+def _call(ufunc, kind, args, fmt, mode, dtype, kwargs, target=None):
     if kwargs:
         raise UnsupportedOperationError(f"np.{ufunc.__name__}: arguments {sorted(kwargs)} are not supported.")
     if kind == "correctly_rounded":
@@ -193,7 +204,7 @@ def _call(ufunc, kind, args, fmt, mode, dtype, kwargs):
             args = [args[0], args[0]]
         elif ufunc is np.reciprocal:
             args = [np.ones_like(args[0]), args[0]]
-        result = _exact_then_round(op, args, fmt, mode, dtype)
+        result = _exact_then_round(op, args, fmt, mode, dtype, target)
     elif kind == "grid":
         result = _grid(ufunc, args, fmt, mode)
     else:
@@ -203,20 +214,41 @@ def _call(ufunc, kind, args, fmt, mode, dtype, kwargs):
     return result
 
 
-def _exact_then_round(op, args, fmt, mode, dtype):
+def _exact_then_round(op, args, fmt, mode, dtype, target=None):
+    """The correctly rounded ``op`` of the operands; written into ``target`` (a float64
+    array of the result's shape) when one is given and usable."""
     a = np.asarray(args[0], dtype=np.float64)
     b = np.asarray(args[1] if len(args) > 1 else args[0], dtype=np.float64)
-    if a.shape == b.shape:
-        shape = a.shape
-    else:
-        shape = np.broadcast_shapes(a.shape, b.shape)
-        a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
-    a = np.ascontiguousarray(a).reshape(-1)
-    b = np.ascontiguousarray(b).reshape(-1)
+    shape = a.shape if a.shape == b.shape else np.broadcast_shapes(a.shape, b.shape)
     p = rounding_params(fmt, True, dtype)
     key = next_key() if mode.is_stochastic else np.uint64(0)
+    if len(shape) <= 2 and p.t < 52:  # strided 2-D kernel: no contiguous copies
+        shape2 = (1,) * (2 - len(shape)) + shape
+        a2 = np.broadcast_to(a, shape).reshape(shape2)
+        b2 = np.broadcast_to(b, shape).reshape(shape2)
+        out = target if _usable(target, shape, a, b) else np.empty(shape2)
+        binary_2d(op, a2, b2, p, mode, key, out.reshape(shape2))
+        return out.reshape(shape) if out.dtype == dtype or out is target else out.reshape(shape).astype(dtype)
+    a = np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
+    b = np.ascontiguousarray(np.broadcast_to(b, shape)).reshape(-1)
     out = binary(op, a, b, p, mode, key)
     return out.reshape(shape).astype(dtype, copy=False)
+
+
+def _usable(target, shape, *operands) -> bool:
+    """Whether the kernel may write straight into ``target``: float64, the result's
+    shape, writeable, and overlapping an operand only as the very same view."""
+    if target is None or target.dtype != np.float64 or target.shape != shape or not target.flags.writeable:
+        return False
+    if target.ndim < 2 and len(shape) == 2:
+        return False
+    for x in operands:
+        if np.may_share_memory(target, x):
+            same = (x.__array_interface__["data"][0] == target.__array_interface__["data"][0]
+                    and x.strides == target.strides and x.shape == target.shape)
+            if not same:
+                return False
+    return True
 
 
 def _grid(ufunc, args, fmt, mode):
@@ -303,8 +335,8 @@ def _deliver_one(result, out, fmt, mode, where=True):
         return result
     if out is None:
         return LPFloat._wrap(result, fmt, mode)
-    if isinstance(out, LPFloat):
-        np.copyto(out.values, out._round(result), where=where)
+    if isinstance(out, LPFloat):  # already in fmt: round again only into another format
+        np.copyto(out.values, result if out.format == fmt else out._round(result), where=where, casting="unsafe")
     else:
         np.copyto(out, result, casting="same_kind", where=where)
     return out

@@ -612,6 +612,114 @@ def binary_op_fast_serial(op, a, b, out, obits, t, emin, subnormal, xmax, over_v
                       mode, key, offset, lo_b, hi_b, top, sign_bit, s, t1_flip)
 
 
+@nb.njit(inline="always", nogil=True)
+def _binary_fast_body_2d(op, a, b, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                         mode, key, offset, lo_b, hi_b, top, sign_bit, s, t1_flip):
+    """:func:`_binary_fast_body` on 2-D arrays of any strides (broadcast views, slices),
+    so neither the operands nor the destination need contiguous copies. Element
+    ``(i, j)`` draws the random bits of flat index ``i * ncols + j``, as the 1-D kernel."""
+    stochastic = mode == _SR or mode == _SRU
+    mask = (np.int64(1) << s) - 1
+    half = np.int64(1) << (s - 1)
+    rows, cols = out.shape
+    for i in nb.prange(rows):
+        for j in range(cols):
+            hi, lo, sc = _exact_op_unscaled(op, np.float64(a[i, j]), np.float64(b[i, j]), mode)
+            r62 = np.int64(0)
+            if stochastic:
+                r62 = np.int64(random_bits(key, i * cols + j + offset) >> np.uint64(2))
+            out[i, j] = hi
+            bits = np.int64(obits[i, j])
+            mag = bits & (sign_bit - 1)
+            rem = mag & mask
+            if sc == 0 and lo_b <= mag and mag < hi_b and (lo == 0.0 or (not stochastic and rem != 0 and rem != half)):
+                m2 = _fast_mag(mag, bits < 0, mode, s, r62, t1_flip)
+                if m2 <= top:
+                    obits[i, j] = m2 | (bits & sign_bit)
+                    continue
+            out[i, j] = round_pair(hi, lo, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                                   mode, r62)
+
+
+@nb.njit(parallel=True, **_JIT)
+def binary_op_2d(op, a, b, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode,
+                 key, offset, lo_b, hi_b, top, sign_bit, s, t1_flip):
+    """``out[i, j] = round(a[i, j] op b[i, j])``, parallel over rows."""
+    _binary_fast_body_2d(op, a, b, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                         mode, key, offset, lo_b, hi_b, top, sign_bit, s, t1_flip)
+
+
+@nb.njit(error_model="numpy", **_JIT)
+def binary_op_2d_serial(op, a, b, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                        mode, key, offset, lo_b, hi_b, top, sign_bit, s, t1_flip):
+    """:func:`binary_op_2d` on one thread."""
+    _binary_fast_body_2d(op, a, b, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                         mode, key, offset, lo_b, hi_b, top, sign_bit, s, t1_flip)
+
+
+@nb.njit(nogil=True, cache=True)
+def _op_one(op, x, y, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key, index):
+    """One correctly rounded operation by the general path (not inlined: rare elements)."""
+    h, l, sc = exact_op(op, x, y, mode)
+    r62 = np.int64(0)
+    if mode == _SR or mode == _SRU:
+        r62 = np.int64(random_bits(key, index) >> np.uint64(2))
+    return round_pair(h, l, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, r62)
+
+
+@nb.njit(inline="always", nogil=True)
+def _exact_rows(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+                offset, lo, hi, top, sign_bit, s, t1_flip):
+    """``out = round(a op b)`` row by row for operands whose sum/difference/product is
+    exact in binary64 (the caller checks the format). Per row: the binary64 results into
+    a scratch row, the branch-free rounding of :func:`_fast_bits` over it, the rare
+    others recomputed by the exact path (which also gives -0 for x - x rounded down),
+    then the row stored, so ``out`` may be the very same view as ``a`` or ``b``."""
+    rows, cols = out.shape
+    for i in nb.prange(rows):
+        row = np.empty(cols)
+        row_bits = row.view(np.int64)
+        if op == ADD:
+            for j in range(cols):
+                row[j] = np.float64(a[i, j]) + np.float64(b[i, j])
+        elif op == SUBTRACT:
+            for j in range(cols):
+                row[j] = np.float64(a[i, j]) - np.float64(b[i, j])
+        else:
+            for j in range(cols):
+                row[j] = np.float64(a[i, j]) * np.float64(b[i, j])
+        nslow = 0
+        for j in range(cols):
+            r, slow = _fast_bits(row_bits[j], mode, s, lo, hi, top, sign_bit, key, i * cols + j + offset, t1_flip)
+            row_bits[j] = r
+            nslow += np.int64(slow)
+        if nslow:
+            for j in range(cols):
+                mag = row_bits[j] & (sign_bit - 1)
+                if lo <= mag and mag <= top:
+                    continue
+                row[j] = _op_one(op, np.float64(a[i, j]), np.float64(b[i, j]), t, emin, subnormal, xmax,
+                                 over_val, inf_val, negzero, signed, mode, key, i * cols + j + offset)
+        for j in range(cols):
+            out[i, j] = row[j]
+
+
+@nb.njit(parallel=True, **_JIT)
+def exact_op_2d(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key, offset,
+                lo, hi, top, sign_bit, s, t1_flip):
+    """``out[i, j] = round(a[i, j] op b[i, j])`` for ops exact in binary64, parallel over rows."""
+    _exact_rows(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+                        offset, lo, hi, top, sign_bit, s, t1_flip)
+
+
+@nb.njit(error_model="numpy", **_JIT)
+def exact_op_2d_serial(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+                       offset, lo, hi, top, sign_bit, s, t1_flip):
+    """:func:`exact_op_2d` on one thread."""
+    _exact_rows(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+                        offset, lo, hi, top, sign_bit, s, t1_flip)
+
+
 @nb.njit(parallel=True, **_JIT)
 def fma_op(a, b, c, out, inexact, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode,
            key, offset):

@@ -248,3 +248,32 @@ def test_policy_sets_the_accumulation_model():
                                        (np.linalg.solve, "emulated"), (np.add, "correctly_rounded")])
 def test_semantics_reports_each_table(func, word):
     assert word in lp.semantics(func)
+
+
+# ------------------------------------------------------------------------------ complex
+def test_complex_lpfloat_rounds_both_parts():
+    z = lp.asarray(np.array([1 / 3 + 2j / 3, -0.1 + 0.7j]), "half")
+    assert z.dtype == np.complex128 and "binary16" in repr(z)
+    np.testing.assert_array_equal(z.values.real, lp.chop(np.array([1 / 3, -0.1]), "half"))
+    np.testing.assert_array_equal(z.values.imag, lp.chop(np.array([2 / 3, 0.7]), "half"))
+    assert isinstance(z.real, lp.LPFloat) and z.real.format == z.format
+
+
+def test_complex_arithmetic_follows_the_textbook_formulas():
+    z = lp.asarray(np.array([1 / 3 + 2j / 3, -0.1 + 0.7j, 3 - 1e-3j]), "half")
+    w = lp.asarray(np.array([0.7 - 0.2j, 1 / 7 + 1j, -2 + 5j]), "half")
+    for k in range(3):
+        a, b = z.values[k].real, z.values[k].imag
+        c, d = w.values[k].real, w.values[k].imag
+        s = (z + w).values[k]
+        assert (s.real, s.imag) == (r(a + c), r(b + d))
+        p = (z * w).values[k]
+        assert (p.real, p.imag) == (r(r(a * c) - r(b * d)), r(r(a * d) + r(b * c)))
+        q = (z / w).values[k]
+        den = r(r(c * c) + r(d * d))
+        assert (q.real, q.imag) == (r(r(r(a * c) + r(b * d)) / den), r(r(r(b * c) - r(a * d)) / den))
+    np.testing.assert_array_equal(np.abs(z).values, lp.chop(np.abs(z.values), "half"))
+    total = np.sum(z)
+    assert total.values.real == seq_sum(z.values.real) and total.values.imag == seq_sum(z.values.imag)
+    with pytest.raises(UnsupportedOperationError, match="complex"):
+        z @ w

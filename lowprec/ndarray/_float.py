@@ -12,7 +12,7 @@ from ..errors import FormatMismatchError, UnsupportedOperationError, Unsupported
 from ..formats import FloatFormat, format as as_format
 from ..promotion import result_format, result_mode
 from ..random import next_key
-from ..rounding import RoundingMode, rounding_mode
+from ..rounding import RoundingMode, _kernels, rounding_mode
 from ..rounding.params import rounding_params
 from ._accumulate import fold, matmul
 from ._base import LPArray
@@ -30,8 +30,8 @@ class LPFloat(LPArray):
     def _round(self, values) -> np.ndarray:
         fmt = self._require_format()
         values = np.asarray(values)
-        if values.dtype.kind not in "fiu":
-            raise UnsupportedTypeError(f"cannot store {values.dtype} values in an LPFloat.")
+        if values.dtype.kind not in "fiuc" or (values.dtype.kind == "c" and self.dtype.kind != "c"):
+            raise UnsupportedTypeError(f"cannot store {values.dtype} values in an LPFloat of {self.dtype}.")
         return chop(values.astype(self.dtype, copy=False), fmt, self._rmode)
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
@@ -54,6 +54,9 @@ class LPFloat(LPArray):
         if method == "__call__" and kind == "product":
             if kwargs:
                 raise UnsupportedOperationError(f"np.matmul: arguments {sorted(kwargs)} are not supported.")
+            if any(np.iscomplexobj(a) for a in args):
+                raise UnsupportedOperationError("matmul of complex LPFloats is not emulated; multiply the real "
+                                                "and imaginary parts explicitly.")
             result = matmul(args[0], args[1], fmt, mode)
         elif method == "__call__":
             target = _target(out, fmt, where) if kind == "correctly_rounded" else None
@@ -164,10 +167,15 @@ def _common(inputs, name: str):
     mode = result_mode([x.rmode for x in lps], f"np.{name}")
     dtype = np.result_type(*[x.dtype for x in lps])
     try:
-        rounding_params(fmt, True, dtype)
+        rounding_params(fmt, True, _real(dtype))
     except ValueError:
-        dtype = np.dtype(np.float64)
+        dtype = np.dtype(np.complex128 if dtype.kind == "c" else np.float64)
     return fmt, mode, dtype
+
+
+def _real(dtype) -> np.dtype:
+    """The component dtype of a (complex) storage dtype."""
+    return np.empty(0, dtype).real.dtype
 
 
 def _weak(x, fmt, mode, dtype):
@@ -176,6 +184,8 @@ def _weak(x, fmt, mode, dtype):
     if isinstance(x, LPArray):
         return x.values
     a = np.asarray(x)
+    if a.dtype.kind == "c":
+        return chop(a.astype(np.complex128 if _real(dtype) == np.float64 else np.complex64), fmt, mode)
     if a.dtype.kind in "fiu" and a.dtype != bool:
         return chop(a.astype(dtype) if a.dtype.kind != "f" else a, fmt, mode)
     if a.dtype.kind == "b":
@@ -198,7 +208,9 @@ def _target(out, fmt, where):
 def _call(ufunc, kind, args, fmt, mode, dtype, kwargs, target=None):
     if kwargs:
         raise UnsupportedOperationError(f"np.{ufunc.__name__}: arguments {sorted(kwargs)} are not supported.")
-    if kind == "correctly_rounded":
+    if kind == "correctly_rounded" and any(np.iscomplexobj(a) for a in args):
+        result = _complex_op(ufunc, args, fmt, mode, dtype)
+    elif kind == "correctly_rounded":
         op = CORRECTLY_ROUNDED[ufunc]
         if ufunc is np.square:
             args = [args[0], args[0]]
@@ -233,6 +245,42 @@ def _exact_then_round(op, args, fmt, mode, dtype, target=None):
     b = np.ascontiguousarray(np.broadcast_to(b, shape)).reshape(-1)
     out = binary(op, a, b, p, mode, key)
     return out.reshape(shape).astype(dtype, copy=False)
+
+
+def _complex_op(ufunc, args, fmt, mode, dtype):
+    """Complex ``+ - * /`` from correctly rounded real operations: sums componentwise
+    (each component correctly rounded); products ``(ac - bd) + (ad + bc)i`` and
+    quotients ``((ac + bd) + (bc - ad)i) / (c*c + d*d)`` with every real product, sum
+    and quotient rounded (the textbook formulas, as C without fma); ``sqrt`` computed in
+    binary64 and its parts rounded."""
+    real = _real(dtype)
+
+    def op(code, x, y):
+        return _exact_then_round(code, [x, y], fmt, mode, real)
+
+    if ufunc is np.sqrt:
+        with np.errstate(all="ignore"):
+            return _round_to(np.sqrt(np.asarray(args[0], dtype=np.complex128)), fmt, mode)
+    if ufunc is np.square:
+        args = [args[0], args[0]]
+    elif ufunc is np.reciprocal:
+        args = [np.ones_like(args[0]), args[0]]
+    x, y = (np.asarray(v) for v in args)
+    a, b, c, d = x.real, (x.imag if np.iscomplexobj(x) else np.zeros_like(x.real)), y.real, \
+        (y.imag if np.iscomplexobj(y) else np.zeros_like(y.real))
+    if ufunc in (np.add, np.subtract):
+        code = CORRECTLY_ROUNDED[ufunc]
+        re, im = op(code, a, c), op(code, b, d)
+    elif ufunc in (np.multiply, np.square):
+        re = op(_kernels.SUBTRACT, op(_kernels.MULTIPLY, a, c), op(_kernels.MULTIPLY, b, d))
+        im = op(_kernels.ADD, op(_kernels.MULTIPLY, a, d), op(_kernels.MULTIPLY, b, c))
+    else:  # true_divide, reciprocal
+        den = op(_kernels.ADD, op(_kernels.MULTIPLY, c, c), op(_kernels.MULTIPLY, d, d))
+        re = op(_kernels.DIVIDE, op(_kernels.ADD, op(_kernels.MULTIPLY, a, c), op(_kernels.MULTIPLY, b, d)), den)
+        im = op(_kernels.DIVIDE, op(_kernels.SUBTRACT, op(_kernels.MULTIPLY, b, c), op(_kernels.MULTIPLY, a, d)), den)
+    result = np.empty(np.shape(re), dtype)
+    result.real, result.imag = re, im
+    return result
 
 
 def _usable(target, shape, *operands) -> bool:
@@ -277,6 +325,15 @@ def _grid(ufunc, args, fmt, mode):
 
 def _fold(ufunc, method, a, fmt, mode, kwargs):
     """``add``/``multiply`` ``reduce``/``accumulate`` under the accumulation model."""
+    if np.iscomplexobj(a):
+        if ufunc is not np.add:
+            raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method} of a complex LPFloat is not "
+                                            "emulated (only sums are: they are componentwise).")
+        re = _fold(ufunc, method, np.real(a), fmt, mode, dict(kwargs))
+        im = _fold(ufunc, method, np.imag(a), fmt, mode, dict(kwargs))
+        result = np.empty(np.shape(re), np.complex128)
+        result.real, result.imag = re, im
+        return result
     axis = kwargs.pop("axis", 0)
     keepdims = kwargs.pop("keepdims", False)
     initial = kwargs.pop("initial", np._NoValue)
@@ -387,10 +444,11 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
         return _OTHER_KINDS[kind](x, fmt, rmode, dtype=dtype, seed=seed, rng=rng)
     f, mode = array_format(fmt, rmode, subnormal)
     a = x.values if isinstance(x, LPArray) else np.asarray(x)
-    if a.dtype.kind not in "fiu" or a.dtype == np.longdouble:
-        raise UnsupportedTypeError(f"lp.asarray takes real numbers, got {a.dtype}.")
+    if a.dtype.kind not in "fiuc" or a.dtype in (np.longdouble, np.clongdouble):
+        raise UnsupportedTypeError(f"lp.asarray takes real or complex numbers, got {a.dtype}.")
     if dtype is None:
-        dtype = np.float32 if a.dtype == np.float32 else np.float64
+        dtype = {np.dtype(np.float32): np.float32, np.dtype(np.complex64): np.complex64}.get(
+            a.dtype, np.complex128 if a.dtype.kind == "c" else np.float64)
     a = a.astype(dtype, copy=False)
     return LPFloat._wrap(chop(a, f, mode, seed=seed, rng=rng), f, mode)
 

@@ -66,3 +66,6 @@ del _name
 
 # PyTorch tensors (and their subclasses: nn.Parameter, LPTensor), registered by name.
 register_backend("torch.Tensor", "lowprec.torch._chop:chop_tensor")
+
+# Dask arrays: rounded chunk by chunk, lazily.
+register_backend("dask.array.core.Array", "lowprec._dask:chop_dask")

@@ -439,6 +439,9 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
     if _is_jax_array(x):  # JAX arrays and tracers become lp.jax.LPArray (imports jax lazily)
         from ..jax import asarray as jax_asarray
         return jax_asarray(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng)
+    if type(x).__module__.startswith("dask."):  # a lazy dask array of LPFloat chunks
+        from .._dask import asarray_dask
+        return asarray_dask(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng)
     kind = type(as_format(fmt))
     if kind in _OTHER_KINDS:  # fixed point -> LPFixed, integer -> LPInt (lowprec.ndarray._fixed/_int)
         return _OTHER_KINDS[kind](x, fmt, rmode, dtype=dtype, seed=seed, rng=rng)

@@ -277,3 +277,12 @@ def test_complex_arithmetic_follows_the_textbook_formulas():
     assert total.values.real == seq_sum(z.values.real) and total.values.imag == seq_sum(z.values.imag)
     with pytest.raises(UnsupportedOperationError, match="complex"):
         z @ w
+
+
+def test_reductions_with_where_skip_the_masked_elements(data):
+    a, _ = data
+    mask = a.values > 0
+    assert float(np.sum(a, where=mask)) == seq_sum(a.values[mask])
+    rows = np.sum(a, axis=1, where=mask)
+    for i in range(a.shape[0]):
+        assert float(rows[i]) == seq_sum(a.values[i][mask[i]])

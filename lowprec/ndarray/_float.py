@@ -338,8 +338,13 @@ def _fold(ufunc, method, a, fmt, mode, kwargs):
     keepdims = kwargs.pop("keepdims", False)
     initial = kwargs.pop("initial", np._NoValue)
     kwargs.pop("dtype", None)
-    if kwargs.pop("where", True) is not True:
-        raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method}: where= is not supported.")
+    where = _plain_value(kwargs.pop("where", True))
+    if where is not True:
+        if method != "reduce":
+            raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method}: where= is not supported.")
+        # excluded elements become the identity (-0 for sums, 1 for products): every partial
+        # result is then unchanged (in round-down mode +0 + -0 is -0: only a zero's sign differs)
+        a = np.where(where, a, -0.0 if ufunc is np.add else 1.0)
     if kwargs:
         raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method}: {sorted(kwargs)} not supported.")
     a = np.asarray(a, dtype=np.float64)

@@ -25,6 +25,8 @@ from .quant import fixed_codes, int_codes, mx_encode, quantize_block, quantize_f
 from .policy import accumulate, policy
 from . import linalg
 from .bits import from_bits, to_bits
+from .ndarray._percall import (cumprod, cumsum, dot, einsum, inner, matmul, mean, norm, prod, std, sum,
+                               tensordot, trace, var, vdot)
 from .random import seed
 from .rounding import RoundingMode, rounding_mode
 
@@ -33,7 +35,8 @@ __version__ = "0.1.0"
 __all__ = [
     "FixedFormat", "FloatFormat", "FormatError", "FormatMismatchError", "FormatRangeError",
     "IntFormat", "LPArray", "LPFloat", "LowprecError", "LowprecWarning", "RoundingMode", "RoundingModeError",
-    "UnsupportedOperationError", "UnsupportedTypeError", "accumulate", "asarray", "from_bits", "linalg", "policy", "to_bits", "chop", "finfo", "fma", "format", "p3109",
+    "UnsupportedOperationError", "UnsupportedTypeError", "accumulate", "asarray", "cumprod", "cumsum", "dot", "einsum", "from_bits", "inner", "matmul",
+    "mean", "norm", "prod", "std", "sum", "tensordot", "trace", "var", "vdot", "linalg", "policy", "to_bits", "chop", "finfo", "fma", "format", "p3109",
     "register_backend", "rounding_mode", "seed", "semantics", "__version__",
     "BlockFormat", "LPFixed", "LPInt", "bfp", "fixed_codes", "int_codes", "mx_encode", "quantize_block",
     "quantize_fixed", "quantize_int", "quantize_mx",

@@ -286,3 +286,14 @@ def test_reductions_with_where_skip_the_masked_elements(data):
     rows = np.sum(a, axis=1, where=mask)
     for i in range(a.shape[0]):
         assert float(rows[i]) == seq_sum(a.values[i][mask[i]])
+
+
+def test_per_call_accumulation_models():
+    x = lp.asarray(np.ones(5000), "half")
+    assert float(lp.sum(x)) == 2048.0
+    assert float(lp.sum(x, accumulate="exact")) == 5000.0
+    assert float(lp.sum(x, accumulate="fp32")) == 5000.0
+    assert float(lp.mean(x, accumulate="pairwise")) == 1.0
+    a = lp.asarray(np.full((2, 3000), 1.0), "half")
+    assert float(lp.matmul(a, a.T, accumulate="exact")[0, 0]) == 3000.0
+    assert float(lp.matmul(a, a.T)[0, 0]) == 2048.0  # the model ended with the call

@@ -8,6 +8,7 @@ types call for their ``+ - * / sqrt``; it is usable directly on NumPy arrays too
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Optional
 
 import numpy as np
@@ -97,6 +98,7 @@ def binary_2d(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, out: np.ndarr
     return out
 
 
+@lru_cache(maxsize=256)
 def exact_in_binary64(op: int, p) -> bool:
     """Whether ``op`` of two values of the format is exact in binary64: sums when the
     format's bits from ``xmax``'s carry down to its smallest quantum span at most 53,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Optional
 
 import numpy as np
@@ -183,6 +184,8 @@ def _weak(x, fmt, mode, dtype):
     language converting a constant. LP operands are already format values."""
     if isinstance(x, LPArray):
         return x.values
+    if type(x) in (int, float) and not mode.is_stochastic:  # Python constants: round once, remember
+        return _weak_constant(x, fmt, mode, np.dtype(dtype))
     a = np.asarray(x)
     if a.dtype.kind == "c":
         return chop(a.astype(np.complex128 if _real(dtype) == np.float64 else np.complex64), fmt, mode)
@@ -191,6 +194,13 @@ def _weak(x, fmt, mode, dtype):
     if a.dtype.kind == "b":
         return a
     raise UnsupportedTypeError(f"cannot combine {a.dtype} data with an LPFloat.")
+
+
+@lru_cache(maxsize=4096)
+def _weak_constant(x, fmt, mode, dtype) -> np.ndarray:
+    value = chop(np.asarray(x, dtype=dtype if dtype.kind == "f" else np.float64), fmt, mode)
+    value.flags.writeable = False
+    return value
 
 
 def _round_to(values, fmt, mode, seed=None):
@@ -236,8 +246,7 @@ def _exact_then_round(op, args, fmt, mode, dtype, target=None):
     key = next_key() if mode.is_stochastic else np.uint64(0)
     if len(shape) <= 2 and p.t < 52:  # strided 2-D kernel: no contiguous copies
         shape2 = (1,) * (2 - len(shape)) + shape
-        a2 = np.broadcast_to(a, shape).reshape(shape2)
-        b2 = np.broadcast_to(b, shape).reshape(shape2)
+        a2, b2 = _as_2d(a, shape, shape2), _as_2d(b, shape, shape2)
         out = target if _usable(target, shape, a, b) else np.empty(shape2)
         binary_2d(op, a2, b2, p, mode, key, out.reshape(shape2))
         return out.reshape(shape) if out.dtype == dtype or out is target else out.reshape(shape).astype(dtype)
@@ -281,6 +290,15 @@ def _complex_op(ufunc, args, fmt, mode, dtype):
     result = np.empty(np.shape(re), dtype)
     result.real, result.imag = re, im
     return result
+
+
+def _as_2d(x, shape, shape2):
+    """``x`` broadcast to ``shape`` as a 2-D view of shape ``shape2`` (no copy)."""
+    if x.shape == shape:
+        return x.reshape(shape2)
+    if x.ndim == 0:  # a constant: a zero-stride view, much cheaper than np.broadcast_to
+        return np.ndarray(shape2, x.dtype, buffer=np.ascontiguousarray(x), strides=(0, 0))
+    return np.broadcast_to(x, shape).reshape(shape2)
 
 
 def _usable(target, shape, *operands) -> bool:

@@ -297,3 +297,15 @@ def test_per_call_accumulation_models():
     a = lp.asarray(np.full((2, 3000), 1.0), "half")
     assert float(lp.matmul(a, a.T, accumulate="exact")[0, 0]) == 3000.0
     assert float(lp.matmul(a, a.T)[0, 0]) == 2048.0  # the model ended with the call
+
+
+def test_paper_special_functions_and_angle():
+    special = pytest.importorskip("scipy.special")
+    x = lp.asarray([0.1, 0.5, 2.0], "half")
+    for f in (special.erf, special.erfc, special.gamma):
+        y = f(x)
+        assert isinstance(y, lp.LPFloat) and y.format == x.format
+        np.testing.assert_array_equal(y.values, lp.chop(f(x.values), "half"))
+        assert "rounded" in lp.semantics(f)
+    z = lp.asarray(np.array([1 + 1j, -1 + 0.5j]), "half")
+    np.testing.assert_array_equal(np.angle(z).values, lp.chop(np.angle(z.values), "half"))

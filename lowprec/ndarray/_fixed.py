@@ -7,8 +7,9 @@ on the grid ``2**-frac_bits``; the arithmetic runs on the integer codes
 | category | what happens |
 |---|---|
 | ``arith`` | ``+ - * /`` (and ``square``, ``reciprocal``): exact integer arithmetic on the codes, the exact result rounded once to the grid with the mode, then the overflow policy |
+| ``sqrt`` | ``sqrt``: the exact integer square root with its remainder, rounded once (a negative operand is an error) |
 | ``exact`` | sign changes, max/min, floor/ceil/trunc/rint: exact values, then the overflow policy (``-min`` of a signed format overflows) |
-| ``rounded`` | ``sqrt``, ``exp``, ``sin``, ...: computed in binary64 from the values, then rounded to the grid (two roundings) |
+| ``rounded`` | ``exp``, ``sin``, ``cbrt``, ...: computed in binary64 from the values, then rounded to the grid (two roundings) |
 | ``predicate`` | comparisons and tests: plain booleans |
 | ``product`` | ``matmul``: products rounded, sums left to right with the overflow policy at every step |
 
@@ -20,11 +21,12 @@ fraction bits); fixed with float or integer arrays is an error that says how to 
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
-from ..errors import FormatMismatchError, UnsupportedOperationError, UnsupportedTypeError
+from ..errors import FormatMismatchError, FormatRangeError, UnsupportedOperationError, UnsupportedTypeError
 from ..formats import FixedFormat, join_fixed
 from ..policy import accumulation_model
 from ..promotion import result_mode
@@ -34,7 +36,7 @@ from ..quant.fixed import fixed_format, round_flat
 from ..random import next_key
 from ..rounding import RoundingMode, rounding_mode
 from ._base import LPArray
-from ._functions import array_function as _shared_array_function
+from ._functions import MUTATORS, PLAIN_RESULT, STRUCTURAL, UFUNC_ROUTED, _leaves, _map_data, _unwrap
 from ._ufuncs import EXACT, PREDICATE, ROUNDED
 
 ARITH: Dict[np.ufunc, int] = {
@@ -42,13 +44,14 @@ ARITH: Dict[np.ufunc, int] = {
     np.square: K.MULTIPLY, np.reciprocal: K.DIVIDE,
 }
 FIXED_EXACT = EXACT - {np.sign}  # sign's 1 may not exist in the format (q0.8): rounded instead
-FIXED_ROUNDED = (ROUNDED | {np.sqrt, np.sign, np.cbrt}) - {np.divmod}
+FIXED_ROUNDED = (ROUNDED | {np.sign, np.cbrt}) - {np.divmod}
+FIXED_SQRT = {np.sqrt}
 FIXED_PREDICATE = PREDICATE
 
 
 def _category(ufunc) -> str:
     for name, group in (("arith", ARITH), ("exact", FIXED_EXACT), ("rounded", FIXED_ROUNDED),
-                        ("predicate", FIXED_PREDICATE)):
+                        ("predicate", FIXED_PREDICATE), ("sqrt", FIXED_SQRT)):
         if ufunc in group:
             return name
     if ufunc is np.matmul:
@@ -125,9 +128,7 @@ class LPFixed(LPArray):
         return _deliver(result, out, fmt, mode)
 
     def __array_function__(self, func, types, args, kwargs):
-        if func in FIXED_FUNCTIONS:
-            return FIXED_FUNCTIONS[func](*args, **kwargs)
-        return _shared_array_function(self, func, types, args, kwargs)
+        return array_function(self, func, types, args, kwargs, FIXED_FUNCTIONS, _rewrap_fixed)
 
 
 # ----------------------------------------------------------------------------- operands
@@ -202,6 +203,29 @@ def _arith(ufunc, args, fmt, mode, kwargs):
         raise ZeroDivisionError(f"np.{ufunc.__name__}: {zero_div} divisions by zero in {fmt}.")
     _check(over, fmt)
     return values_of(out.reshape(shape), fmt)
+
+
+def _sqrt(ufunc, args, fmt, mode, kwargs):
+    """Correctly rounded square root (stochastic: the probability from the exact residual,
+    ``floor((sqrt(N) - r) * 2**62)`` by an integer square root)."""
+    if kwargs:
+        raise UnsupportedOperationError(f"np.sqrt: arguments {sorted(kwargs)} are not supported.")
+    (c, f), = args
+    c = (c << (fmt.frac_bits - f)).reshape(-1)
+    F = fmt.frac_bits
+    thr = np.zeros(c.size, np.int64)
+    if mode == RoundingMode.STOCHASTIC:
+        for i, v in enumerate(c.tolist()):
+            if v > 0:
+                n = v << F
+                r = math.isqrt(n)
+                thr[i] = math.isqrt(n << 124) - (r << 62)
+    out = np.empty(c.size, np.int64)
+    neg, over = K.fixed_sqrt(c, F, thr, out, *_params(fmt, mode))
+    if neg:
+        raise FormatRangeError(f"np.sqrt: {neg} negative elements; {fmt} has no NaN.")
+    _check(over, fmt)
+    return values_of(out.reshape(np.shape(args[0][0])), fmt)
 
 
 def _exact(ufunc, args, fmt, mode, kwargs):
@@ -298,6 +322,7 @@ _METHODS: Dict[tuple, Callable] = {
     ("exact", "reduce"): _exact_method("reduce"),
     ("exact", "accumulate"): _exact_method("accumulate"),
     ("rounded", "__call__"): _rounded,
+    ("sqrt", "__call__"): _sqrt,
     ("arith", "reduce"): _fold,
     ("arith", "accumulate"): _accumulate,
     ("product", "__call__"): _matmul,
@@ -349,6 +374,68 @@ def _dot(a, b, out=None):
 
 
 FIXED_FUNCTIONS: Dict[Callable, Callable] = {np.mean: _mean, np.dot: _dot}
+
+
+def _rewrap_fixed(result, lps):
+    """Float results of a structural function as LPFixed of the operands' common format."""
+    fmt, mode = _common(lps, "structural function")
+    if any(x.format != fmt for x in lps):
+        raise FormatMismatchError(f"{[str(x.format) for x in lps]}: join the formats explicitly first.")
+    return lps[0], (lambda r: LPFixed._wrap(r, fmt, mode))
+
+
+def array_function(self, func, types, args, kwargs, own: Dict, rewrap: Callable):
+    """The ``__array_function__`` driver of LPFixed and LPInt.
+
+    ``own`` functions have an emulated implementation; structural functions (reshape,
+    concatenate, where, ...) run on the plain values, with plain data rounded into the
+    destination first, and their float results keep the (common) format; mutators round
+    what they store; question-answering functions give plain results; ufunc-routed
+    functions (sum, max, ...) run as is, their ufuncs emulated. Everything else raises.
+    """
+    if any(issubclass(t, LPArray) and not issubclass(t, type(self)) for t in types):
+        raise FormatMismatchError(
+            f"np.{func.__name__} mixes {type(self).__name__} with "
+            f"{', '.join(t.__name__ for t in types if issubclass(t, LPArray) and t is not type(self))}; "
+            "convert explicitly, e.g. lp.asarray(np.asarray(x), fmt).")
+    if func in own:
+        return own[func](*args, **kwargs)
+    if func in STRUCTURAL:
+        data = []
+        _map_data(args, kwargs, STRUCTURAL[func], lambda x: data.append(x) if isinstance(x, LPArray) else None)
+        lps = _leaves(data, [])
+        if not lps:
+            return func(*_unwrap(list(args)), **{k: _unwrap(v) for k, v in kwargs.items()})
+        lead, wrap = rewrap(None, lps)
+
+        def to_format(x):
+            if isinstance(x, LPArray) or x is None or isinstance(x, (str, bool, np.bool_)):
+                return _unwrap(x)
+            a = np.asarray(x)
+            return a if a.dtype.kind in "bO" else lead._round(a)
+
+        args, kwargs = _map_data(args, kwargs, STRUCTURAL[func], to_format)
+        if "out" in kwargs:
+            raise UnsupportedOperationError(f"np.{func.__name__}: out= is not supported for {type(self).__name__}.")
+        result = func(*[_unwrap(a) for a in args], **{k: _unwrap(v) for k, v in kwargs.items()})
+        return _rewrap_results(result, wrap)
+    if func in MUTATORS:
+        return MUTATORS[func](*args, **kwargs)
+    if func in PLAIN_RESULT:
+        return func(*_unwrap(list(args)), **{k: _unwrap(v) for k, v in kwargs.items()})
+    if func in UFUNC_ROUTED:
+        return super(type(self), self).__array_function__(func, types, args, kwargs)
+    raise UnsupportedOperationError(
+        f"np.{getattr(func, '__name__', func)} has no emulated implementation for {type(self).__name__}; "
+        "use np.asarray(x) to compute in binary64 explicitly.")
+
+
+def _rewrap_results(result, wrap):
+    if isinstance(result, np.ndarray) and result.dtype.kind == "f" and not isinstance(result, LPArray):
+        return wrap(result)
+    if isinstance(result, (list, tuple)) and not hasattr(result, "_fields"):
+        return type(result)(_rewrap_results(r, wrap) for r in result)
+    return result
 
 
 def asarray_fixed(x: Any, fmt, rmode=1, *, dtype=None, seed: Optional[int] = None, rng=None) -> LPFixed:

@@ -235,10 +235,14 @@ def semantics(function) -> str:
         Whether it is emulated and where it rounds, keeps the format without arithmetic,
         or raises :class:`~lowprec.errors.UnsupportedOperationError`.
     """
-    from ._ufuncs import CATEGORIES
+    from ._ufuncs import category
     name = getattr(function, "__name__", str(function))
     if isinstance(function, np.ufunc):
-        return f"np.{name}: ufunc, category {CATEGORIES.get(function, 'unsupported')}"
+        try:
+            kind = category(function)
+        except UnsupportedOperationError:
+            kind = "unsupported"
+        return f"np.{name}: ufunc, category {kind}"
     if function in DISPATCHED:
         doc = (DISPATCHED[function].__doc__ or "").strip().splitlines()[0]
         return f"np.{name}: emulated ({doc})"

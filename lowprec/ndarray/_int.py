@@ -36,8 +36,7 @@ from ..quant.integer import calibrate, int_format, quantize_flat
 from ..random import next_key
 from ..rounding import RoundingMode, rounding_mode
 from ._base import LPArray
-from ._fixed import FIXED_PREDICATE, FIXED_ROUNDED, _foreign, _plain_out
-from ._functions import array_function as _shared_array_function
+from ._fixed import FIXED_PREDICATE, FIXED_ROUNDED, _foreign, _plain_out, array_function
 from ._ufuncs import EXACT
 
 INT_ARITH = {np.add: K.ADD, np.subtract: K.SUBTRACT, np.multiply: K.MULTIPLY, np.true_divide: K.DIVIDE}
@@ -47,11 +46,11 @@ INT_COMPUTED = set(INT_ARITH) | EXACT | FIXED_ROUNDED | {np.square, np.reciproca
 
 def _quantize(values, fmt: IntFormat, mode: RoundingMode, scale=None, zero=None, seed=None, rng=None):
     """``(values, scale, zero)`` of ``values`` quantized with the given or calibrated params."""
-    a = np.ascontiguousarray(np.asarray(values, dtype=np.float64))
+    a = np.asarray(values, dtype=np.float64)
     if scale is None:
         scale, zero = calibrate(a, fmt)
     key = next_key(seed, rng) if mode.is_stochastic else np.uint64(0)
-    out, _ = quantize_flat(a.reshape(-1), a.shape, fmt, mode, key, scale, zero, False)
+    out, _ = quantize_flat(np.ascontiguousarray(a).reshape(-1), a.shape, fmt, mode, key, scale, zero, False)
     return out.reshape(a.shape), scale, zero
 
 
@@ -163,7 +162,7 @@ class LPInt(LPArray):
         return _deliver(result, out, fmt, mode)
 
     def __array_function__(self, func, types, args, kwargs):
-        return _shared_array_function(self, func, types, args, kwargs)
+        return array_function(self, func, types, args, kwargs, {}, _rewrap_int)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -288,6 +287,18 @@ class _IntAsFixed:
 
     def __str__(self) -> str:
         return self._label
+
+
+def _rewrap_int(result, lps):
+    """Float results of a structural function as LPInt: with the operands' scale and zero
+    point when they share one per-tensor quantization, else re-quantized (the format's
+    requant rule, the first operand leading)."""
+    lead, mode = _common(lps, "structural function")
+    same = all(x._scale is not None and x._scale.size == 1 and np.array_equal(x._scale, lead._scale)
+               and np.array_equal(x._zero, lead._zero) for x in lps)
+    if same:
+        return lead, (lambda r: LPInt._wrap_q(r, lead.format, mode, lead._scale, lead._zero))
+    return lead, (lambda r: _deliver(_requantize(r, lead, mode), None, lead.format, mode))
 
 
 def _deliver(result, out, fmt, mode):

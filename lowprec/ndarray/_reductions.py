@@ -179,3 +179,12 @@ def round_decimals(a, decimals=0, out=None):
     from ._float import LPFloat, _round_to
     result = LPFloat._wrap(_round_to(np.round(a.values, decimals), a.format, a.rmode), a.format, a.rmode)
     return _finish(result, out)
+
+
+@dispatched(np.angle)
+def angle(z, deg=False):
+    """Phase angle. **Rounding:** ``arctan2(imag, real)`` (and the conversion to degrees)
+    computed in binary64, rounded once."""
+    from ._float import LPFloat, _round_to
+    values = np.angle(z.values, deg=deg)
+    return LPFloat._wrap(_round_to(values, z.format, z.rmode), z.format, z.rmode)

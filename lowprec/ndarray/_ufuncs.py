@@ -59,8 +59,30 @@ for _name, _set in [("correctly_rounded", CORRECTLY_ROUNDED), ("rounded", ROUNDE
         CATEGORIES[_u] = _name
 
 
+#: scipy.special ufuncs of real arguments and results (the paper's special functions and
+#: their kin): rounded like exp and log. Registered on first use, so that importing
+#: lowprec never imports scipy.
+SCIPY_SPECIAL = ("erf", "erfc", "erfinv", "erfcinv", "erfcx", "gamma", "gammaln", "loggamma", "digamma",
+                 "expit", "logit", "log_expit", "ndtr", "ndtri", "log_ndtr", "i0", "i1", "j0", "j1", "y0", "y1",
+                 "sinc", "xlogy", "xlog1py", "beta", "betaln", "exprel", "softplus")
+
+
+def _scipy_special() -> None:
+    import scipy.special
+    for name in SCIPY_SPECIAL:
+        u = getattr(scipy.special, name, None)
+        if isinstance(u, np.ufunc) and u not in CATEGORIES:
+            CATEGORIES[u] = "rounded"
+            ROUNDED.add(u)
+
+
 def category(ufunc: np.ufunc) -> str:
     """The category of ``ufunc`` (see the module docstring)."""
+    if ufunc not in CATEGORIES and ufunc.__name__ in SCIPY_SPECIAL:
+        try:
+            _scipy_special()
+        except ImportError:
+            pass
     try:
         return CATEGORIES[ufunc]
     except KeyError:

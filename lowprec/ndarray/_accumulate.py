@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..arith import binary
+from ..arith import binary, exact_in_binary64
 from ..chop import chop, fast_range
 from ..errors import UnsupportedOperationError
 from ..formats import FloatFormat
@@ -113,8 +113,11 @@ def _matmul2(a, b, fmt, mode, model):
         lo, hi, top = fast_range(p, np.dtype(np.float64))
         sign_bit = np.int64(-(2**63)) if p.signed else np.int64(0)
         flip = -1 if p.t > 1 else (1022 + p.emin) & 1
-        _kernels.matmul_rows_fast(a, b, out, fused, *_kernel_params(acc_fmt, mode), lo, hi, top, sign_bit,
-                                  52 - (p.t - 1), flip)
+        fast = (lo, hi, top, sign_bit, 52 - (p.t - 1), flip)
+        if not fused and exact_in_binary64(_kernels.ADD, p) and exact_in_binary64(_kernels.MULTIPLY, p):
+            _kernels.matmul_exact_rows(a, b, out, *_kernel_params(acc_fmt, mode), *fast)
+        else:
+            _kernels.matmul_rows_fast(a, b, out, fused, *_kernel_params(acc_fmt, mode), *fast)
     else:
         _kernels.matmul_rows(a, b, out, fused, *_kernel_params(acc_fmt, mode))
     return out if acc_fmt is fmt else chop(out, fmt, mode)

@@ -892,6 +892,73 @@ def matmul_rows_fast(a, b, out, fused, t, emin, subnormal, xmax, over_val, inf_v
                                               s, t1_flip)
 
 
+@nb.njit(parallel=True, **_JIT)
+def matmul_exact_rows(a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+                      offset, lo, hi, top, sign_bit, s, t1_flip):
+    """:func:`matmul_rows` (sequential, not fused) for formats whose products and sums
+    of two values are exact in binary64 (half, fp8, ...): for each row of the result,
+    ``k`` by ``k``, the row of products and then the row of partial sums are formed in
+    binary64 (exact) and rounded by the branch-free :func:`_fast_bits` over the whole
+    row, the rare others by :func:`round_pair`. Same results and random bits as
+    :func:`matmul_rows`."""
+    m, kk = a.shape
+    n = b.shape[1]
+    stochastic = mode == _SR or mode == _SRU
+    for i in nb.prange(m):
+        acc = np.zeros(n)
+        prod = np.empty(n)
+        prod_bits = prod.view(np.int64)
+        tmp = np.empty(n)
+        tmp_bits = tmp.view(np.int64)
+        for k in range(kk):
+            x = np.float64(a[i, k])
+            for j in range(n):
+                prod[j] = x * np.float64(b[k, j])
+            nslow = 0
+            for j in range(n):
+                r, slow = _fast_bits(prod_bits[j], mode, s, lo, hi, top, sign_bit, key,
+                                     ((i * n + j) * kk + k) * 2 + offset, t1_flip)
+                prod_bits[j] = r
+                nslow += np.int64(slow)
+            if nslow:
+                for j in range(n):
+                    mag = prod_bits[j] & (sign_bit - 1)
+                    if lo <= mag and mag <= top:
+                        continue
+                    r62 = np.int64(0)
+                    if stochastic:
+                        r62 = np.int64(random_bits(key, ((i * n + j) * kk + k) * 2 + offset) >> np.uint64(2))
+                    prod[j] = round_pair(x * np.float64(b[k, j]), 0.0, 0, t, emin, subnormal, xmax, over_val,
+                                         inf_val, negzero, signed, mode, r62)
+            if k == 0:
+                for j in range(n):
+                    acc[j] = prod[j]
+                continue
+            for j in range(n):
+                tmp[j] = acc[j] + prod[j]
+            nslow = 0
+            for j in range(n):
+                r, slow = _fast_bits(tmp_bits[j], mode, s, lo, hi, top, sign_bit, key,
+                                     ((i * n + j) * kk + k) * 2 + 1 + offset, t1_flip)
+                tmp_bits[j] = r
+                nslow += np.int64(slow)
+            if nslow:
+                for j in range(n):
+                    mag = tmp_bits[j] & (sign_bit - 1)
+                    if lo <= mag and mag <= top:
+                        continue
+                    h, l, sc = exact_sum(acc[j], prod[j], mode)
+                    r62 = np.int64(0)
+                    if stochastic:
+                        r62 = np.int64(random_bits(key, ((i * n + j) * kk + k) * 2 + 1 + offset) >> np.uint64(2))
+                    tmp[j] = round_pair(h, l, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                                        mode, r62)
+            for j in range(n):
+                acc[j] = tmp[j]
+        for j in range(n):
+            out[i, j] = acc[j]
+
+
 @nb.njit(inline="always", nogil=True)
 def _odd64(hi, lo, scale):
     """``(hi + lo) * 2**scale`` rounded to binary64 by round-to-odd: a sticky value that

@@ -162,8 +162,21 @@ sqrt.__doc__ = _DOC.format(what="square root", params="x : array_like",
                            residual="from the exact remainder, probability within 2**-62")
 
 
-def fma(x: Any, y: Any, z: Any, fmt="half", rmode=1, *, subnormal: Optional[bool] = None,
+def fma(x: Any, y: Any, z: Any, fmt=None, rmode=None, *, subnormal: Optional[bool] = None,
         explim: bool = True, seed: Optional[int] = None, rng=None, out: Optional[np.ndarray] = None):
+    lps = [v for v in (x, y, z) if hasattr(v, "format") and hasattr(v, "rmode") and hasattr(v, "values")]
+    if lps:  # emulated arrays: their format and mode (unless given), and an emulated result
+        from .ndarray._float import LPFloat, _common, array_format
+        lp_fmt, lp_mode, _ = _common(lps, "lp.fma")
+        f, mode = array_format(lp_fmt if fmt is None else fmt, lp_mode if rmode is None else rmode, subnormal)
+        values = fma(*(getattr(v, "values", v) for v in (x, y, z)), f, mode, explim=explim, seed=seed, rng=rng)
+        result = LPFloat._wrap(np.asarray(values), f, mode)
+        if out is not None:
+            out[...] = result
+            return out
+        return result
+    fmt = "half" if fmt is None else fmt
+    rmode = 1 if rmode is None else rmode
     spec = make_spec(fmt, rmode, subnormal=subnormal, explim=explim, seed=seed, rng=rng)
     flat, shape, dtype = _operands(x, y, z)
     p = rounding_params(spec.fmt, spec.explim, dtype, spec.subnormal)
@@ -184,7 +197,11 @@ def fma(x: Any, y: Any, z: Any, fmt="half", rmode=1, *, subnormal: Optional[bool
 
 
 fma.__doc__ = _DOC.format(what="fused multiply-add ``x*y + z``", params="x, y, z : array_like",
-                          residual="exactly")
+                          residual="exactly").replace(
+    'fmt : str or FloatFormat, default "half"\n    rmode : int or str, default 1',
+    'fmt : str or FloatFormat, optional\n        Default: the join of the LPFloat operands\' formats, else "half".\n'
+    '    rmode : int or str, optional\n        Default: the LPFloat operands\' mode, else 1.') + \
+    "\n    With LPFloat operands the result is an LPFloat.\n"
 
 
 def _random62(key, i):

@@ -309,3 +309,11 @@ def test_paper_special_functions_and_angle():
         assert "rounded" in lp.semantics(f)
     z = lp.asarray(np.array([1 + 1j, -1 + 0.5j]), "half")
     np.testing.assert_array_equal(np.angle(z).values, lp.chop(np.angle(z.values), "half"))
+
+
+def test_fma_on_lpfloat_uses_their_format_and_mode():
+    one = lp.asarray(1.0, "bf16", "up")
+    r_ = lp.fma(one, 2.0 ** -100, one)
+    assert isinstance(r_, lp.LPFloat) and r_.format == one.format and r_.rmode == one.rmode
+    assert float(r_) == 1 + 2 ** -7  # rounded up once, in bf16
+    assert float(lp.fma(one, 2.0 ** -100, one, rmode="nearest")) == 1.0

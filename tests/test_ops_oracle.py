@@ -16,6 +16,7 @@ from lowprec import arith
 from lowprec.rounding import _kernels
 from lowprec.random import next_key
 from verification import ops as O
+from verification import suite
 from verification.oracle import DETERMINISTIC, DOWN, NEAREST_EVEN, UP, round_oracle
 from verification.suite import SMALL
 
@@ -276,12 +277,73 @@ def test_hard_operands_quick():
         _all_ok(O.wide_format(lp.format(name), 24, np.random.default_rng(5), 9))
 
 
+def test_suite_runs_the_operation_families():
+    """``python -m verification`` runs them: a tiny plan with only operation checks."""
+    plan = suite.Plan((), (), 0, 0, 0, 0, 0, ("fp4_e2m1",), 0, 20, ("bfloat16",), 16)
+    tasks = [(title, thunk) for title, thunk in suite.tasks(plan, 1) if title.startswith("ops")]
+    assert [title for title, _ in tasks] == ["ops fp4_e2m1", "ops-hard bfloat16"]
+    results = [c for _, thunk in tasks for c in thunk()]
+    families = {c.family for c in results}
+    want = {"op-add", "op-div", "op-sqrt", "op-fma", "op-mul-sr", "op-fma-hard", "op-sqrt-hard-sr"}
+    assert want <= families, families
+    assert _all_ok(results) == sum(c.expected for c in results)
+
+
+@pytest.mark.parametrize("z", [math.inf, -math.inf, math.nan])
+def test_fma_wide_product_plus_special(z):
+    """Regression: a product outside binary64 (exact rational path) plus inf or NaN raised
+    OverflowError/ValueError instead of giving z."""
+    for x, fmt in ((1e300, "double"), (1e-200, "double"), (1e300, "half"), (1e300, "e4m3fn")):
+        for mode in range(1, 10):
+            got = arith.fma(x, x, z, fmt, mode, seed=1)
+            assert same(got, oracle("fma", lp.format(fmt), mode, None, (x, x, z))), (x, fmt, mode)
+
+
 @pytest.mark.parametrize("x", [np.nextafter(4.0, 0), 1.7976931348623157e308, np.nextafter(16.0, 0)])
 def test_double_sqrt_below_a_power_of_four(x):
     """Regression: the computed residual of sqrt(nextbelow(4)) rounded onto half an ulp,
     a false tie that rounded to nearest up (to 2.0)."""
     for mode in (1, 7, 8):
         assert same(arith.sqrt(x, "double", mode), math.sqrt(x))
+
+
+@pytest.mark.parametrize("name", ["bf16", "half", "e4m3", "tf32"])
+def test_explim_false(name):
+    """``explim=False`` (precision only, binary64's range) against the oracle."""
+    fmt = lp.format(name)
+    rng = np.random.default_rng(12)
+    for op in O.LOWPREC:
+        with np.errstate(all="ignore"):
+            xs = O.hard_operands(lp.format("e11m20"), op, 40, rng)  # operands across a wide range
+        exact = [O.exact_result(op, r, 1) for r in zip(*[x.tolist() for x in xs])]
+        for mode in (1, 2, 3, 4, 9):
+            got = O.LOWPREC[op](*xs, fmt, mode, explim=False)
+            want = [round_oracle(v, fmt, mode, explim=False) if not (isinstance(v, float) and v == 0)
+                    else O.exact_result(op, r, mode) for v, r in zip(exact, zip(*xs))]
+            bad = [(r, g, w) for r, g, w in zip(zip(*xs), got, want) if not same(g, w)]
+            assert not bad, (op, mode, bad[:3])
+
+
+def test_lpfloat_operators_equal_arith():
+    """LPFloat's ``+ - * /`` and ``np.sqrt`` are the correctly rounded operations."""
+    rng = np.random.default_rng(13)
+    operators = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide}
+    for name in ("bf16", "e5m2", "half"):
+        fmt = lp.format(name)
+        for op, ufunc in operators.items():
+            with np.errstate(all="ignore"):
+                x, y = (lp.chop(v, fmt) for v in O.hard_operands(fmt, op, 300, rng))
+            for mode in (1, 2, 3, 9):
+                a, b = lp.asarray(x, fmt, mode), lp.asarray(y, fmt, mode)
+                got = np.asarray(ufunc(a, b))
+                want = O.LOWPREC[op](x, y, fmt, mode)
+                ok = [same(g, w) for g, w in zip(got, want)]
+                assert all(ok), (name, op, mode)
+                got2 = np.asarray(ufunc(a[:40, None], b[None, 40:80]))  # broadcast 2-D (strided)
+                want2 = O.LOWPREC[op](x[:40, None], y[None, 40:80], fmt, mode)
+                assert all(same(g, w) for g, w in zip(got2.ravel(), want2.ravel())), (name, op, mode, "2-D")
+        got = np.asarray(np.sqrt(lp.asarray(np.abs(x), fmt, 2)))
+        assert all(same(g, w) for g, w in zip(got, arith.sqrt(np.abs(x), fmt, 2)))
 
 
 # --------------------------------------------------------------------------- torch
@@ -304,13 +366,19 @@ def torch_round_op(op, xs, fmt, mode, subnormal, seed=0):
     return array_api.round_op(OP_CODES[op], a, b, p, mode, r62, ops=TORCH_OPS).numpy()
 
 
-@pytest.mark.parametrize("name", ["e4m3", "e5m2fnuz", "fp6_e2m3"])
-def test_torch_whole_array_every_pair(name):
+@pytest.mark.parametrize("name,pairs", [
+    ("fp6_e2m3", 0), ("e4m3", 2000),
+    pytest.param("e4m3", 0, marks=pytest.mark.slow), pytest.param("e5m2fnuz", 0, marks=pytest.mark.slow)])
+def test_torch_whole_array_pairs(name, pairs):
+    """Every pair (``pairs == 0``) or a random sample, against the oracle."""
     fmt = lp.format(name)
     v = O.code_values(fmt)
     xs = O.all_pairs(v)
+    if pairs:
+        pick = np.random.default_rng(0).choice(xs[0].size, pairs, replace=False)
+        xs = (xs[0][pick], xs[1][pick])
     for op in BINARY:
-        _all_ok(O.exhaustive(fmt, op, xs, v.size**2, impl=torch_round_op))
+        _all_ok(O.exhaustive(fmt, op, xs, xs[0].size, impl=torch_round_op))
         _all_ok(O.stochastic(fmt, op, (xs[0][:300], xs[1][:300]), 300, seed=3, impl=torch_round_op))
     _all_ok(O.exhaustive(fmt, "sqrt", (v,), v.size, impl=torch_round_op))
 

@@ -376,14 +376,14 @@ def hard_operands(fmt, op: str, n: int, rng: np.random.Generator) -> Tuple[np.nd
     with np.errstate(over="ignore", invalid="ignore"):
         if op != "fma":
             return x, y
-        # z: the negated product (cancellation), a tiny addend (sticky), or a random value
+        # z: the negated product (cancellation; infinite where the product overflows binary64),
+        # a tiny addend (sticky), a random value, or a special value
         p = x * y
-        pick = rng.integers(0, 3, size=x.size)
+        pick = rng.integers(0, 4, size=x.size)
         shift = -rng.integers(fmt.t, fmt.t + 60, size=x.size)
         tiny = np.abs(p) * np.ldexp(1.0, shift) * rng.choice([-1.0, 1.0], size=x.size)
         z = np.where(pick == 0, -p, np.where(pick == 1, tiny, grid_values(fmt, x.size, rng)))
-        z = np.where(np.isfinite(z), z, grid_values(fmt, x.size, rng))
-        return x, y, z
+        return x, y, np.where(pick == 3, rng.choice(specials, size=x.size), z)
 
 
 # --------------------------------------------------------------------------- suite entries

@@ -1,7 +1,11 @@
-"""Rounding throughput of lp.chop on torch tensors (CPU) against the torch.clone copy
-floor, pychop's torch backend (if importable), and LPTensor op overhead.
+"""PyTorch backend benchmarks (CPU): rounding throughput of ``lp.chop`` on a tensor
+against the ``torch.clone`` copy floor and pychop's torch backend (and qtorch when it
+imports), the overhead of ``LPTensor`` operations over plain tensor operations, and a
+small-MLP training step with ``LPTensor`` parameters against plain float32.
 
-    python benchmarks/bench_torch.py [--n 4000] [--repeat 3]
+    python benchmarks/bench_torch.py [--n 4000] [--repeat 5] [--skip-pychop]
+
+Every time is the best of ``--repeat`` runs after one warm-up run.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ MODES = ["nearest_even", "up", "down", "toward_zero", "stochastic", "stochastic_
          "nearest_zero", "nearest_away", "odd"]
 
 
-def best(f, repeat):
+def best(f, repeat: int) -> float:
+    """Best wall time of ``f()`` in seconds, after one warm-up call."""
     f()
     times = []
     for _ in range(repeat):
@@ -27,39 +32,109 @@ def best(f, repeat):
     return min(times)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=4000)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args(argv)
-    x = torch.randn(args.n, args.n, dtype=torch.float32)
-    floor = best(lambda: torch.clone(x), args.repeat)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.n}x{args.n} float32")
-    print(f"torch.clone copy floor: {floor * 1e3:.1f} ms")
+def _pychop():
     try:
         import pychop
         pychop.backend("torch")
-        from pychop import Chop
-    except Exception:  # pychop is optional
-        Chop = None
-    print(f"{'mode':20s} {'lowprec ms':>11s} {'x clone':>8s} {'pychop ms':>10s}")
+        return pychop.Chop
+    except Exception:  # optional
+        return None
+
+
+def _qtorch():
+    try:
+        from qtorch.quant import float_quantize
+        return float_quantize
+    except Exception:  # optional; needs a C++ toolchain at import
+        return None
+
+
+def rounding(n: int, repeat: int, skip_pychop: bool) -> None:
+    x = torch.randn(n, n, dtype=torch.float32)
+    floor = best(lambda: torch.clone(x), repeat)
+    print(f"## Rounding a {n}x{n} float32 tensor into bf16 (torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads)\n")
+    print(f"torch.clone copy floor: {floor * 1e3:.1f} ms\n")
+    chop_cls = None if skip_pychop else _pychop()
+    quant = _qtorch()
+    qtorch_modes = {"nearest_even": "nearest", "stochastic": "stochastic"}
+    print("| mode | lowprec ms | x clone | pychop ms | speed-up over pychop | qtorch ms |")
+    print("|---|---:|---:|---:|---:|---:|")
     for i, mode in enumerate(MODES, start=1):
-        t = best(lambda: lp.chop(x, "bf16", mode, seed=1), args.repeat)
-        pc = float("nan")
-        if Chop is not None:
-            try:
-                ch = Chop(prec="bf16", rmode=i)
-                pc = best(lambda: ch(x), args.repeat) * 1e3
-            except Exception:
-                pass
-        print(f"{mode:20s} {t * 1e3:11.1f} {t / floor:8.1f} {pc:10.1f}")
-    a = lp.asarray(torch.randn(2**22), "bf16")
-    b = lp.asarray(torch.randn(2**22), "bf16")
+        t = best(lambda: lp.chop(x, "bf16", mode, seed=1), repeat)
+        pc = qt = float("nan")
+        if chop_cls is not None:
+            ch = chop_cls(8, 7, rmode=i)
+            pc = best(lambda: ch(x), max(1, repeat // 2)) * 1e3
+        if quant is not None and mode in qtorch_modes:
+            qt = best(lambda: quant(x, 8, 7, rounding=qtorch_modes[mode]), repeat) * 1e3
+        print(f"| {mode} | {t * 1e3:.1f} | {t / floor:.2f} | {pc:.1f} | {pc / (t * 1e3):.1f}x | {qt:.1f} |")
+    if quant is None:
+        print("\nqtorch: not importable here (it compiles a C++ extension on first import)")
+
+
+def lptensor_ops(repeat: int) -> None:
+    n = 2**22
+    a = lp.asarray(torch.randn(n), "bf16")
+    b = lp.asarray(torch.randn(n).abs() + 0.5, "bf16")
     pa, pb = a.as_plain(), b.as_plain()
-    for name, f, g in (("add", lambda: a + b, lambda: pa + pb), ("mul", lambda: a * b, lambda: pa * pb),
-                       ("exp", lambda: torch.exp(a), lambda: torch.exp(pa))):
-        tl, tp = best(f, args.repeat), best(g, args.repeat)
-        print(f"LPTensor {name} on 4M: {tl * 1e3:.1f} ms vs plain {tp * 1e3:.2f} ms ({tl / tp:.0f}x)")
+    print(f"\n## LPTensor (bf16, float32 storage) elementwise on {n} elements vs plain float32\n")
+    print("| op | LPTensor ms | plain ms | ratio |")
+    print("|---|---:|---:|---:|")
+    cases = (("add", lambda: a + b, lambda: pa + pb), ("mul", lambda: a * b, lambda: pa * pb),
+             ("div", lambda: a / b, lambda: pa / pb), ("sqrt", lambda: torch.sqrt(b), lambda: torch.sqrt(pb)),
+             ("exp", lambda: torch.exp(a), lambda: torch.exp(pa)),
+             ("relu", lambda: torch.relu(a), lambda: torch.relu(pa)))
+    for name, f, g in cases:
+        tl, tp = best(f, repeat), best(g, repeat)
+        print(f"| {name} | {tl * 1e3:.1f} | {tp * 1e3:.2f} | {tl / tp:.1f}x |")
+
+
+def mlp_step(repeat: int, batch: int = 128, sizes=(256, 512, 512, 10)) -> None:
+    def build(lp_fmt):
+        torch.manual_seed(0)
+        layers = []
+        for i in range(len(sizes) - 1):
+            layers += [torch.nn.Linear(sizes[i], sizes[i + 1]), torch.nn.ReLU()]
+        model = torch.nn.Sequential(*layers[:-1])
+        if lp_fmt is not None:
+            for m in model:
+                if isinstance(m, torch.nn.Linear):
+                    m.weight = torch.nn.Parameter(lp.asarray(m.weight.detach(), lp_fmt))
+                    m.bias = torch.nn.Parameter(lp.asarray(m.bias.detach(), lp_fmt))
+        return model, torch.optim.SGD(model.parameters(), lr=0.01)
+
+    x = torch.randn(batch, sizes[0])
+    y = torch.randint(0, sizes[-1], (batch,))
+
+    def stepper(model, opt):
+        def step():
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+        return step
+
+    plain = best(stepper(*build(None)), repeat)
+    print(f"\n## MLP {'-'.join(map(str, sizes))} training step, batch {batch} (SGD)\n")
+    print("| parameters | accumulation | ms per step | x plain float32 |")
+    print("|---|---|---:|---:|")
+    print(f"| plain float32 | native | {plain * 1e3:.2f} | 1.0 |")
+    for model_name in ("exact", "sequential"):
+        with lp.accumulate(model_name):
+            t = best(stepper(*build("bf16")), max(1, repeat if model_name == "exact" else 1))
+        print(f"| LPTensor bf16 | {model_name} | {t * 1e3:.2f} | {t / plain:.1f} |")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=4000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--skip-pychop", action="store_true")
+    args = ap.parse_args(argv)
+    rounding(args.n, args.repeat, args.skip_pychop)
+    lptensor_ops(args.repeat)
+    mlp_step(args.repeat)
 
 
 if __name__ == "__main__":

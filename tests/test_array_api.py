@@ -37,14 +37,29 @@ def test_array_api_equals_kernels(name, dtype):
             p = rounding_params(fmt, explim, np.dtype(dtype), subnormal)
             for mode in RoundingMode:
                 r62 = rng.integers(0, 2**62, x.size, dtype=np.int64)
-                with np.errstate(all="ignore"):
-                    got = array_api.round_array(x, p, mode, r62)
                 want = round_with_bits(x, fmt, mode, r62, subnormal=subnormal, explim=explim)
-                assert got.dtype == x.dtype
-                same = (got.view(ints) == want.view(ints)) | (np.isnan(got) & np.isnan(want))
-                assert same.all(), (mode, subnormal, explim, x[~same][:3], got[~same][:3], want[~same][:3])
-                checked += x.size
-    assert checked == 4 * 9 * x.size
+                for fast in (True, False):  # the integer fast path with its fix-up, and the general path
+                    with np.errstate(all="ignore"):
+                        got = array_api.round_array(x, p, mode, r62, fast=fast)
+                    assert got.dtype == x.dtype
+                    same = (got.view(ints) == want.view(ints)) | (np.isnan(got) & np.isnan(want))
+                    assert same.all(), (mode, fast, subnormal, explim, x[~same][:3], got[~same][:3])
+                    checked += x.size
+    assert checked == 4 * 9 * 2 * x.size
+
+
+def test_fast_path_in_the_normal_range_alone():
+    """Inputs that all take the fast path (no fix-up) round as the kernels do, t = 1 included."""
+    rng = np.random.default_rng(1)
+    for name in ("bf16", "e4m3", "binary8p1", "fp4_e2m1"):
+        fmt = lp.format(name)
+        x = rng.uniform(1, 2, 500) * np.ldexp(1.0, rng.integers(fmt.emin, fmt.emax, 500))
+        x = np.minimum(x, fmt.xmax) * rng.choice([-1, 1], 500)
+        p = rounding_params(fmt)
+        for mode in RoundingMode:
+            r62 = rng.integers(0, 2**62, x.size, dtype=np.int64)
+            got = array_api.round_array(x, p, mode, r62)
+            assert np.array_equal(got, round_with_bits(x, fmt, mode, r62)), (name, mode)
 
 
 def test_stochastic_needs_bits():

@@ -17,7 +17,8 @@ DETERMINISTIC = [m for m in RoundingMode if not m.is_stochastic]
 
 def same(a, b):
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return a.shape == b.shape and bool(((a.view(np.int64) == b.view(np.int64)) | (np.isnan(a) & np.isnan(b))).all())
+    equal = (a.view(np.int64) == b.view(np.int64)) | (np.isnan(a) & np.isnan(b))
+    return a.shape == b.shape and bool(equal.all())
 
 
 def grid(shape, fmt, rng, spread=3):
@@ -31,7 +32,8 @@ def grid(shape, fmt, rng, spread=3):
 def test_matmul_and_sum_drivers_equal_numpy(model, fmt, device_ops):
     rng = np.random.default_rng(len(fmt) + len(model))
     f = lp.format(fmt)
-    for mode in (RoundingMode.NEAREST_EVEN, RoundingMode.UP, RoundingMode.TOWARD_ZERO, RoundingMode.ODD):
+    directed = (RoundingMode.UP, RoundingMode.TOWARD_ZERO, RoundingMode.ODD)[len(model + fmt) % 3]
+    for mode in (RoundingMode.NEAREST_EVEN, directed):
         for sa, sb in (((5, 7), (7, 3)), ((2, 3, 6), (6, 2)), ((7,), (7, 2)), ((6,), (6,))):
             a, b = grid(sa, fmt, rng), grid(sb, fmt, rng)
             want = lp.ndarray._accumulate.matmul(a, b, f, mode, model)
@@ -53,11 +55,12 @@ def test_lptensor_products_and_sums_equal_lpfloat(model, mode):
     with lp.accumulate(model):
         pairs = [(ta @ tb, na @ nb), (torch.matmul(ta, tb), np.matmul(na, nb)),
                  (ta[0].mm(tb), na[0] @ nb), (torch.bmm(ta, tb.expand(3, 9, 5)), na @ nb),
-                 (ta.sum(), np.sum(na)), (ta.sum(dim=2), np.sum(na, axis=2)), (torch.sum(ta, 1), np.sum(na, axis=1)),
+                 (ta.sum(), np.sum(na)), (ta.sum(dim=2), np.sum(na, axis=2)),
+                 (torch.sum(ta, 1), np.sum(na, axis=1)),
                  (ta.sum(-1, keepdim=True), np.sum(na, axis=-1, keepdims=True))]
         if model != "exact":  # exact sums in float64 by another order: equal when exact, as here
-            pairs.append((ta.mean(dim=1), lp.asarray(lp.arith.divide(np.sum(na, axis=1).values, 4.0, "bf16", mode),
-                                                      "bf16", mode)))
+            mean = lp.arith.divide(np.sum(na, axis=1).values, 4.0, "bf16", mode)
+            pairs.append((ta.mean(dim=1), lp.asarray(mean, "bf16", mode)))
     for got, want in pairs:
         assert isinstance(got, LPTensor) and got.format == lp.format("bf16")
         assert same(got.as_plain().numpy(), want.values)
@@ -82,8 +85,9 @@ def test_linear_and_conv_are_the_matmul_model(model, device_ops):
     assert g.shape == F.conv2d(tx, tw[:3, :1], groups=3).shape
     with lp.accumulate(model):
         tl = lp.asarray(tx, fmt, mode)
-        out = F.conv2d(tl, lp.asarray(tw, fmt, mode), lp.asarray(torch.from_numpy(bias), fmt, mode), padding=1)
-        lin = F.linear(tl, lp.asarray(torch.from_numpy(wl), fmt, mode), lp.asarray(torch.from_numpy(bias), fmt, mode))
+        lbias = lp.asarray(torch.from_numpy(bias), fmt, mode)
+        out = F.conv2d(tl, lp.asarray(tw, fmt, mode), lbias, padding=1)
+        lin = F.linear(tl, lp.asarray(torch.from_numpy(wl), fmt, mode), lbias)
     conv_nb = _accumulate.conv(tx, tw, 1, 1, 1, 1, fmt, mode, model)
     want = lp.arith.add(conv_nb.numpy(), bias.reshape(-1, 1, 1), fmt, mode)
     assert isinstance(out, LPTensor) and same(out.as_plain().numpy(), want)
@@ -96,11 +100,12 @@ def test_linear_and_conv_are_the_matmul_model(model, device_ops):
 def test_conv1d_conv3d_and_unsupported():
     rng = np.random.default_rng(5)
     fmt = "bf16"
-    x1, w1 = lp.asarray(torch.from_numpy(grid((2, 3, 9), fmt, rng)), fmt), lp.asarray(torch.from_numpy(grid((2, 3, 4), fmt, rng)), fmt)
-    x3 = lp.asarray(torch.from_numpy(grid((1, 2, 4, 4, 3), fmt, rng)), fmt)
-    w3 = lp.asarray(torch.from_numpy(grid((2, 2, 2, 2, 2), fmt, rng)), fmt)
+    def lpt(*shape):
+        return lp.asarray(torch.from_numpy(grid(shape, fmt, rng)), fmt)
+
+    x1, w1, x3, w3 = lpt(2, 3, 9), lpt(2, 3, 3), lpt(1, 2, 4, 4, 3), lpt(2, 2, 3, 1, 3)
     for x, w, conv in ((x1, w1, F.conv1d), (x3, w3, F.conv3d)):
-        with lp.accumulate("fp32"):  # wide accumulator: exact here, so equal to the native result rounded once
+        with lp.accumulate("fp32"):  # a wide accumulator, exact here: the native result rounded once
             got = conv(x, w, padding="same")
         want = lp.chop(conv(x.as_plain(), w.as_plain(), padding="same"), fmt)
         assert torch.equal(got.as_plain(), want)
@@ -125,8 +130,10 @@ def test_float32_storage_stochastic_and_cpu_stream_equals_numpy():
     a, b = grid((8, 16), "bf16", rng).astype(np.float32), grid((16, 4), "bf16", rng).astype(np.float32)
     ta, tb = lp.asarray(torch.from_numpy(a), "bf16"), lp.asarray(torch.from_numpy(b), "bf16")
     c = ta @ tb
-    assert c.dtype == torch.float32 and same(c.as_plain().numpy(), (lp.asarray(a, "bf16") @ lp.asarray(b, "bf16")).values)
-    sa, sb = lp.asarray(torch.from_numpy(a), "bf16", "stochastic"), lp.asarray(torch.from_numpy(b), "bf16", "stochastic")
+    want = lp.asarray(a, "bf16") @ lp.asarray(b, "bf16")
+    assert c.dtype == torch.float32 and same(c.as_plain().numpy(), want.values)
+    sa = lp.asarray(torch.from_numpy(a), "bf16", "stochastic")
+    sb = lp.asarray(torch.from_numpy(b), "bf16", "stochastic")
     lp.seed(4)
     c1 = sa @ sb
     lp.seed(4)
@@ -134,6 +141,36 @@ def test_float32_storage_stochastic_and_cpu_stream_equals_numpy():
     lp.seed(4)
     c2 = na @ nb
     assert same(c1.as_plain().numpy(), c2.values)  # same seed, same stream on the CPU
-    d = _accumulate.matmul(torch.from_numpy(a), torch.from_numpy(b), lp.format("bf16"), RoundingMode.STOCHASTIC,
-                           "sequential", device_ops=True)
+    d = _accumulate.matmul(torch.from_numpy(a), torch.from_numpy(b), lp.format("bf16"),
+                           RoundingMode.STOCHASTIC, "sequential", device_ops=True)
     assert torch.equal(lp.chop(d, "bf16"), d)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None)
+@given(fmt=st.sampled_from(["bf16", "half", "e4m3", "e5m2", "fp4_e2m1", "tf32"]),
+       mode=st.sampled_from(list(RoundingMode)), model=st.sampled_from(MODELS),
+       m=st.integers(1, 4), k=st.integers(1, 9), n=st.integers(1, 4), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from([np.float64, np.float32]))
+def test_property_lptensor_equals_lpfloat(fmt, mode, model, m, k, n, seed, dtype):
+    """Random shapes, formats, modes and models: the same seed gives LPTensor and LPFloat
+    the same bits, stochastic modes included (one random stream on both sides)."""
+    rng = np.random.default_rng(seed)
+    a = (rng.standard_normal((m, k)) * np.ldexp(1.0, rng.integers(-6, 7, (m, k)))).astype(dtype)
+    b = (rng.standard_normal((k, n)) * np.ldexp(1.0, rng.integers(-6, 7, (k, n)))).astype(dtype)
+    if dtype == np.float32 and fmt == "tf32":
+        fmt = "bf16"
+
+    def run(make):
+        lp.seed(seed)
+        x, y = make(a), make(b)
+        with lp.accumulate(model), np.errstate(all="ignore"):
+            out = [x @ y, x.T[:, :1] * 3 + y, x[:, :1] / y[:1, :] - x[:, -1:], x.sum(axis=1)]
+        return [r.as_plain().numpy() if isinstance(r, LPTensor) else np.asarray(r.values) for r in out]
+
+    want = run(lambda v: lp.asarray(v, fmt, mode))
+    got = run(lambda v: lp.asarray(torch.from_numpy(v), fmt, mode))
+    for g, w in zip(got, want):  # (LPFloat gives float64 for float32 matmul/sum; LPTensor keeps float32)
+        assert g.dtype == dtype and same(g, w)

@@ -9,6 +9,8 @@ import lowprec as lp  # noqa: E402
 from lowprec.chop import round_with_bits  # noqa: E402
 from lowprec.rounding import RoundingMode, array_api, rounding_params  # noqa: E402
 from lowprec.torch import TORCH_OPS, params_for, round_tensor  # noqa: E402
+from lowprec.chop import make_spec  # noqa: E402
+from lowprec.torch._chop import SERIAL_BELOW, round_like_spec  # noqa: E402
 from lowprec.torch._ops import ldexp  # noqa: E402
 
 FORMATS = ["half", "bf16", "tf32", "e4m3", "e4m3fn", "e5m2fnuz", "fp4_e2m1", "binary8p1", "binary8p3uf",
@@ -55,6 +57,10 @@ def test_chop_equals_numpy_every_mode(name, dtype):
                 assert isinstance(got, torch.Tensor) and got.dtype == t.dtype and got.shape == t.shape
                 ok = same_bits(got.numpy(), want, dtype)
                 assert ok.all(), (mode, subnormal, explim, x[~ok][:3], got.numpy()[~ok][:3], want[~ok][:3])
+                spec = make_spec(fmt, mode, subnormal=subnormal, explim=explim)
+                dev = round_like_spec(t, spec, device_ops=True).numpy()  # the CUDA path
+                ok = same_bits(dev, want, dtype)
+                assert ok.all(), (mode, subnormal, explim, x[~ok][:3], dev[~ok][:3], want[~ok][:3])
             p = params_for(fmt, explim, t.dtype, subnormal)
             for mode in (RoundingMode.STOCHASTIC, RoundingMode.STOCHASTIC_UNIFORM):
                 r62 = rng.integers(0, 2**62, x.size, dtype=np.int64)
@@ -142,3 +148,59 @@ def test_array_api_torch_ops_directly():
     p = rounding_params(lp.format("e5m2"), True, np.dtype(np.float32))
     got = array_api.round_array(x, p, "nearest_away", ops=TORCH_OPS)
     assert np.array_equal(got.numpy(), lp.chop(x.numpy(), "e5m2", "nearest_away"))
+
+
+@pytest.mark.parametrize("device_ops", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_random_streams_equal_numpy(device_ops, dtype):
+    """Stochastic modes and soft errors draw the kernels' stream on every path: the same
+    seed gives NumPy's result bit for bit (CPU kernels and the whole-tensor CUDA path)."""
+    rng = np.random.default_rng(9)
+    for n in (100, SERIAL_BELOW + 7):  # one-thread and parallel kernels
+        x = (rng.standard_normal(n) * np.ldexp(1.0, rng.integers(-30, 30, n))).astype(dtype)
+        t = torch.from_numpy(x)
+        for fmt, mode, flip in (("bf16", "stochastic", False), ("e4m3", "stochastic_uniform", False),
+                                ("half", "nearest", True), ("fp4_e2m1", "stochastic", True),
+                                ("binary8p1", 1, True)):
+            spec = make_spec(fmt, mode, seed=11, flip=flip, p=0.25)
+            with np.errstate(all="ignore"):
+                want = lp.chop(x, fmt, mode, seed=11, flip=flip, p=0.25)
+            got = round_like_spec(t, spec, device_ops=device_ops).numpy()
+            assert same_bits(got, want, dtype).all(), (fmt, mode, flip)
+    t = torch.from_numpy(rng.standard_normal(4000).astype(dtype))  # finite nonzero in half
+    flipped = lp.chop(t, "half", flip=True, p=0.25, seed=2)
+    frac = (flipped != lp.chop(t, "half")).double().mean().item()
+    assert 0.2 < frac < 0.3
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    a = round_like_spec(t, make_spec("bf16", "stochastic", rng=g1), device_ops=device_ops)
+    b = round_like_spec(t, make_spec("bf16", "stochastic", rng=g2), device_ops=not device_ops)
+    assert torch.equal(a, b)  # one generator, the same key and stream on both paths
+
+
+def test_flip_array_equals_kernel_draws():
+    """array_api.flip_array given the kernels' draws equals the numba soft errors (NumPy shim)."""
+    from lowprec.chop import _FLIP_STREAM
+    from lowprec.random import next_key
+    from lowprec.torch._ops import _shr, splitmix64
+
+    rng = np.random.default_rng(4)
+    for fmt in ("e4m3", "bf16", "e5m2fnuz", "half"):
+        p = rounding_params(lp.format(fmt))
+        v = lp.chop(rng.standard_normal(2000) * 100.0, fmt)
+        v[:4] = [0.0, np.inf, np.nan, -0.0] if lp.format(fmt).infs else [0.0, 1.0, np.nan, -0.0]
+        bits = splitmix64(int(next_key(8)) ^ int(_FLIP_STREAM), v.size, "cpu")
+        hit = (_shr(bits, 11).double() * 2.0**-53 < 0.5).numpy()
+        bit = (((bits & 0xFFFFFFFF) * (p.t - 1)) >> 32).numpy()
+        with np.errstate(all="ignore"):
+            got = array_api.flip_array(v, p, lp.format(fmt).has_nan, hit, bit)
+            want = lp.chop(v, fmt, flip=True, p=0.5, seed=8)
+        assert np.array_equal(got, want, equal_nan=True), fmt
+
+
+def test_small_and_low_precision_inputs_round_on_one_thread():
+    x = torch.linspace(-3, 3, 77, dtype=torch.float32)
+    for dtype in (torch.float32, torch.bfloat16):
+        got = lp.chop(x.to(dtype), "e4m3", "odd")
+        assert torch.equal(got.to(torch.float64), lp.chop(x.to(dtype).to(torch.float64), "e4m3", "odd"))
+    assert lp.chop(torch.empty(0, 3), "half").shape == (0, 3)
+    assert lp.chop(torch.tensor(0.1), "half").item() == lp.chop(0.1, "half")

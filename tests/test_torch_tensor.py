@@ -137,8 +137,11 @@ def test_copies_keep_format():
 def test_accumulation_model():
     a = lp.asarray(torch.randn(4, 5, dtype=torch.float64), "bf16")
     b = lp.asarray(torch.randn(5, 3, dtype=torch.float64), "bf16")
+    c = a @ b  # the default model, "sequential", as LPFloat
+    na, nb = lp.asarray(a.as_plain().numpy(), "bf16"), lp.asarray(b.as_plain().numpy(), "bf16")
+    assert isinstance(c, LPTensor) and np.array_equal(c.as_plain().numpy(), (na @ nb).values)
     with pytest.raises(lp.UnsupportedOperationError, match="exact"):
-        a @ b
+        torch.einsum("ij,jk->ik", a, b)
     with lp.accumulate("exact"):
         c = a @ b
         s = a.sum()

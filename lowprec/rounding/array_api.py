@@ -6,6 +6,13 @@ NumPy uses the numba kernels; PyTorch and JAX use this module through a small
 ``floor``, subtracting the floor), so the result is bit-identical to
 :func:`lowprec.rounding.reference.round_value` and to the numba kernels, including the
 stochastic decisions when the same 62-bit random integers are given.
+
+Speed: :func:`round_array` first rounds every element by the kernels' integer fast path
+(add a rounding increment to the storage bits, mask the dropped bits: a dozen integer
+operations) and sends only the elements outside the format's normal range (zeros,
+subnormal results, overflow, NaN, infinities) through the general float path, when the
+shim provides :attr:`Ops.from_int` and :attr:`Ops.fix_up` (torch and NumPy do; for JAX,
+``fix_up`` can be ``lax.cond(all(fast), values, where(fast, values, general))``).
 """
 
 from __future__ import annotations
@@ -384,16 +391,33 @@ def exact_product(a, b, ops: Ops = NUMPY_OPS):
     return ops.where(good, p, plain), ops.where(good, e, zero), ops.where(good, ea + eb, ea * 0)
 
 
+def _spacing(hi, toward_zero, ops: Ops):
+    """The binary64 spacing next to ``|hi|`` in [0.5, 2], above it or (``toward_zero``) below."""
+    ahi = ops.where(hi < 0, -hi, hi)
+    zero = ahi * 0
+    above = ops.where(ahi >= 2.0, zero + 2.0**-51, ops.where(ahi >= 1.0, zero + 2.0**-52, zero + 2.0**-53))
+    power = (ahi == 0.5) | (ahi == 1.0) | (ahi == 2.0)
+    return ops.where(toward_zero & power, above * 0.5, above)
+
+
 def _inside(hi, lo, ops: Ops):
-    """``lo`` kept strictly within half the spacing of ``hi`` (``|hi|`` in [0.5, 2)) on its
+    """``lo`` kept strictly within half the spacing of ``hi`` (``|hi|`` in [0.5, 2]) on its
     side, as ``_kernels._inside``: the exact residual of a correctly rounded quotient or
     root always is, the computed one may round onto that half (a false tie)."""
-    ahi = ops.where(hi < 0, -hi, hi)
-    up = ops.where(ahi >= 1.0, ahi * 0 + 2.0**-52, ahi * 0 + 2.0**-53)
-    inward = (hi < 0) != (lo < 0)
-    half = ops.where(inward & ((ahi == 1.0) | (ahi == 0.5)), up * 0.25, up * 0.5)
+    half = _spacing(hi, (hi < 0) != (lo < 0), ops) * 0.5
     alo = ops.where(lo < 0, -lo, lo)
     return ops.where(alo >= half, ops.where(lo < 0, -half, half) * (1 - 2.0**-53), lo)
+
+
+def _nearest_root(s, r, ops: Ops):
+    """Move ``s`` in [1, 2] one spacing toward the root of ``m`` where the exact remainder
+    ``r = m - s*s`` shows the root beyond the midpoint: ``m - (s ± h)**2 = r ∓ s*2h - h*h``,
+    and ``r ∓ s*2h`` is a multiple of ``2**-105`` (so the ``h*h <= 2**-106`` term only
+    breaks a zero), computed with its exact sign. Makes a root within one spacing of the
+    true one correctly rounded."""
+    step = _spacing(s, r < 0, ops)
+    beyond = ops.where(r > 0, (r - s * step) > 0, (r < 0) & ((r + s * step) <= 0))
+    return ops.where(beyond, ops.where(r > 0, s + step, s - step), s)
 
 
 def exact_quotient(a, b, ops: Ops = NUMPY_OPS):
@@ -421,9 +445,10 @@ def exact_sqrt(a, ops: Ops = NUMPY_OPS):
     s = _sqrt(m)
     p, err = _two_prod(s, s)
     r = (m - p) - err
-    # One Newton step from the exact remainder: the correctly rounded root even where the
-    # library's sqrt is not (torch's float64 CPU sqrt can be 1 ulp off); a no-op otherwise.
-    s = s + r / (2.0 * s)
+    # torch's float64 CPU sqrt can be 1 ulp off: one exact correction from the remainder
+    # (a Newton step s + r/(2s) is not enough: it rounds to the wrong side of a midpoint,
+    # e.g. to 2.0 for m = nextbelow(4)).
+    s = _nearest_root(s, r, ops)
     p, err = _two_prod(s, s)
     r = (m - p) - err
     zero = m * 0

@@ -34,7 +34,7 @@ from ..ndarray import _accumulate as np_accumulate
 from ..policy import accumulation_model
 from ..rounding.array_api import ADD, MULTIPLY, exact_product, exact_sum, round_op, round_pair
 from ..rounding.modes import RoundingMode
-from ._chop import params_for, random62, round_like_spec
+from ._chop import params_for, random62, round_like_spec, serial_if_small
 from ._ops import TORCH_OPS, ldexp_wide
 
 Model = Union[str, FloatFormat]
@@ -76,7 +76,8 @@ def fold_sum(rows: torch.Tensor, fmt: FloatFormat, mode: RoundingMode, model: Mo
     """Sum each row of the 2-D float64 ``rows`` under the model (one value per row)."""
     model = accumulation_model(model)
     if _on_cpu(rows) and not device_ops:
-        final, _ = np_accumulate.fold(True, rows.detach().contiguous().numpy(), fmt, mode, False, model)
+        with serial_if_small(rows.numel()):
+            final, _ = np_accumulate.fold(True, rows.detach().contiguous().numpy(), fmt, mode, False, model)
         return _from_numpy(final)
     if model == "exact":
         return _round(rows.sum(dim=1), fmt, mode)
@@ -111,7 +112,9 @@ def matmul(a: torch.Tensor, b: torch.Tensor, fmt: FloatFormat, mode: RoundingMod
     if a.dim() == 0 or b.dim() == 0:
         raise RuntimeError("both arguments to matmul need to be at least 1D.")
     if _on_cpu(a, b) and not device_ops:
-        out = np_accumulate.matmul(a.numpy(), b.numpy(), fmt, mode, model)
+        work = a.shape[:-1].numel() * b.shape[-1] * a.shape[-1]  # multiply-adds, batch aside
+        with serial_if_small(work):
+            out = np_accumulate.matmul(a.numpy(), b.numpy(), fmt, mode, model)
         return _from_numpy(out)
     a2 = a.unsqueeze(0) if a.dim() == 1 else a
     b2 = b.unsqueeze(-1) if b.dim() == 1 else b

@@ -16,16 +16,14 @@ Random stream of the stochastic modes and of ``flip=True``
 -----------------------------------------------------------
 Each call has one 64-bit key (:func:`lowprec.random.next_key`: ``seed=``, ``rng=`` an int
 or a NumPy generator, or the global ``lp.seed`` stream, exactly as for NumPy inputs);
-``rng=`` a ``torch.Generator`` on the tensor's device instead draws the key from that
-generator (which advances).
-
-* On the CPU the key drives the kernels' counter-based SplitMix64 stream, so a CPU
-  tensor and a NumPy array rounded with the same seed give the same result, bit for bit.
-* Elsewhere a ``torch.Generator(device=x.device)`` seeded with the key draws one 62-bit
-  integer per element, ``torch.randint(0, 2**62, x.shape, dtype=torch.int64)`` (C
-  order), and element ``i`` rounds up when ``r62[i] < floor(fraction * 2**62)``
-  (``"stochastic"``) or when bit 61 of ``r62[i]`` is set (``"stochastic_uniform"``);
-  ``flip=True`` draws ``torch.rand`` (float64) and ``torch.randint(0, t - 1)`` after it.
+``rng=`` a ``torch.Generator`` instead draws the key from that generator (which advances).
+Every device then uses the numba kernels' counter-based stream: element ``i`` (C order)
+gets ``SplitMix64(key + (i + 1) * golden)`` (:func:`lowprec.torch._ops.splitmix64`,
+computed on the device), so a CPU tensor, a CUDA tensor and a NumPy array rounded with
+the same seed give the same result, bit for bit, in every mode. The stochastic modes
+use ``r62 = bits >> 2``; ``flip=True`` uses the stream of ``key ^ 0xD1B54A32D192ED03``,
+flipping where ``(bits >> 11) * 2**-53 < p`` the significand bit
+``((bits & 0xFFFFFFFF) * (t - 1)) >> 32``, as the kernels do.
 
 Given the same ``r62`` integers, every backend makes the same decisions
 (:func:`round_tensor` takes them explicitly).
@@ -33,18 +31,20 @@ Given the same ``r62`` integers, every backend makes the same decisions
 
 from __future__ import annotations
 
-from typing import Optional
+import contextlib
+from typing import Iterator, Optional
 
+import numba
 import numpy as np
 import torch
 
-from ..chop import RoundSpec, _round_contiguous
+from ..chop import _FLIP_STREAM, RoundSpec, _round_contiguous
 from ..errors import FormatError, UnsupportedTypeError
 from ..formats import FloatFormat
 from ..random import next_key
 from ..rounding.array_api import flip_array, round_array
 from ..rounding.params import RoundingParams, rounding_params
-from ._ops import TORCH_OPS
+from ._ops import TORCH_OPS, _shr, splitmix62, splitmix64
 
 _NP_DTYPE = {torch.float64: np.dtype(np.float64), torch.float32: np.dtype(np.float32),
              torch.float16: np.dtype(np.float16)}
@@ -100,12 +100,9 @@ def call_key(spec: Optional[RoundSpec] = None, generator=None) -> int:
 
 
 def random62(shape, device, spec: Optional[RoundSpec] = None, generator=None) -> torch.Tensor:
-    """62-bit random integers for a stochastic rounding on a device other than the CPU
-    (see the module docstring); ``generator`` (a ``torch.Generator``) is used directly."""
-    if generator is None:
-        generator = torch.Generator(device=device)
-        generator.manual_seed(call_key(spec))
-    return torch.randint(0, 2**62, tuple(shape), dtype=torch.int64, generator=generator, device=device)
+    """62-bit random integers of the call's stream (see the module docstring), on ``device``."""
+    n = int(np.prod(tuple(shape), dtype=np.int64))
+    return splitmix62(call_key(spec, generator), n, device).reshape(tuple(shape))
 
 
 def round_tensor(x: torch.Tensor, params: RoundingParams, mode, r62: Optional[torch.Tensor] = None
@@ -120,45 +117,66 @@ def round_tensor(x: torch.Tensor, params: RoundingParams, mode, r62: Optional[to
     return round_array(x, params, mode, r62, ops=TORCH_OPS)
 
 
-def round_like_spec(x: torch.Tensor, spec: RoundSpec, generator=None) -> torch.Tensor:
+def round_like_spec(x: torch.Tensor, spec: RoundSpec, generator=None, device_ops: bool = False
+                    ) -> torch.Tensor:
     """Round ``x`` as ``spec`` says (real floating tensors; no autograd, never in place).
 
-    ``generator`` (a ``torch.Generator``) overrides the random source of ``spec``.
+    ``generator`` (a ``torch.Generator``) overrides the random source of ``spec``;
+    ``device_ops=True`` takes the whole-tensor path (of non-CPU devices) on the CPU too.
     """
     params = params_for(spec.fmt, spec.explim, x.dtype, spec.subnormal)
-    if x.device.type == "cpu":
-        return _round_cpu(x, spec, params, generator)
-    gen = generator
-    if gen is None and isinstance(spec.rng, torch.Generator):
-        gen = spec.rng
-    if spec.needs_key() and gen is None:
-        gen = torch.Generator(device=x.device)
-        gen.manual_seed(call_key(spec))
-    r62 = random62(x.shape, x.device, generator=gen) if spec.mode.is_stochastic else None
+    if spec.needs_key() and (generator is not None or isinstance(spec.rng, torch.Generator)):
+        spec = spec._replace(seed=None, rng=call_key(spec, generator))
+    if x.device.type == "cpu" and not device_ops:
+        return _round_cpu(x, spec, params)
+    key = int(spec.key())
+    n = x.numel()
+    r62 = splitmix62(key, n, x.device).reshape(x.shape) if spec.mode.is_stochastic else None
     result = round_tensor(x, params, spec.mode, r62)
     if spec.flip:
-        result = _flip(result, spec, params, gen)
+        result = _flip(result, spec, params, key)
     return result
 
 
-def _round_cpu(x: torch.Tensor, spec: RoundSpec, params: RoundingParams, generator) -> torch.Tensor:
+def _round_cpu(x: torch.Tensor, spec: RoundSpec, params: RoundingParams) -> torch.Tensor:
     """The numba kernels on NumPy views of CPU tensor memory (no copy of the input)."""
     low = x.dtype in (torch.float16, torch.bfloat16)
     src = (x.to(torch.float32) if low else x).detach().contiguous()
     out = torch.empty_like(src, memory_format=torch.contiguous_format)
-    if spec.needs_key() and (generator is not None or isinstance(spec.rng, torch.Generator)):
-        spec = spec._replace(seed=None, rng=call_key(spec, generator))
     if src.numel():
-        _round_contiguous(src.numpy(), out.numpy(), spec, params, _NP_DTYPE[src.dtype])
+        with serial_if_small(src.numel()):
+            _round_contiguous(src.numpy(), out.numpy(), spec, params, _NP_DTYPE[src.dtype])
     return out.to(x.dtype) if low else out
 
 
-def _flip(v: torch.Tensor, spec: RoundSpec, params: RoundingParams, generator) -> torch.Tensor:
-    """Soft errors off the CPU: :func:`lowprec.rounding.array_api.flip_array`."""
+#: Below this many elements the numba kernels run on the calling thread: starting the
+#: parallel region costs more than the work (milliseconds on a loaded machine).
+SERIAL_BELOW = 1 << 15
+
+
+@contextlib.contextmanager
+def serial_if_small(n: int) -> Iterator[None]:
+    """Run the numba kernels in the block on one thread when ``n`` is small (numba's
+    thread count is per calling thread, so other threads are unaffected)."""
+    if n >= SERIAL_BELOW:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _flip(v: torch.Tensor, spec: RoundSpec, params: RoundingParams, key: int) -> torch.Tensor:
+    """Soft errors off the CPU (:func:`lowprec.rounding.array_api.flip_array`), drawing
+    from the kernels' flip stream (see the module docstring)."""
     low = v.dtype in (torch.float16, torch.bfloat16)
     work = v.to(torch.float32) if low else v
-    hit = torch.rand(work.shape, dtype=torch.float64, generator=generator, device=v.device) < spec.p
-    bit = torch.randint(0, max(params.t - 1, 1), work.shape, generator=generator, device=v.device)
+    bits = splitmix64(key ^ int(_FLIP_STREAM), work.numel(), v.device).reshape(work.shape)
+    hit = _shr(bits, 11).to(torch.float64) * 2.0**-53 < spec.p
+    bit = ((bits & 0xFFFFFFFF) * max(params.t - 1, 0)) >> 32
     out = flip_array(work, params, spec.fmt.has_nan, hit, bit, ops=TORCH_OPS)
     return out.to(v.dtype) if low else out
 

@@ -44,6 +44,34 @@ def ldexp_wide(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return ldexp(ldexp(ldexp(x, k1), k2), k - k1 - k2)
 
 
+def _signed(c: int) -> int:
+    return c - (1 << 64) if c >= 1 << 63 else c
+
+
+_GOLDEN, _M1, _M2 = (_signed(c) for c in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB))
+
+
+def _shr(z: torch.Tensor, k: int) -> torch.Tensor:
+    """Logical right shift of int64 holding uint64 bits."""
+    return (z >> k) & ((1 << (64 - k)) - 1)
+
+
+def splitmix64(key: int, n: int, device, offset: int = 0) -> torch.Tensor:
+    """The numba kernels' counter-based stream (``_kernels.random_bits``): element ``i``
+    gets SplitMix64 of ``key + (i + offset + 1) * golden``; uint64 bits in int64 (the
+    arithmetic wraps modulo 2**64 as unsigned arithmetic does)."""
+    i = torch.arange(offset + 1, offset + n + 1, dtype=torch.int64, device=device)
+    z = i * _GOLDEN + _signed(int(key) & ((1 << 64) - 1))
+    z = (z ^ _shr(z, 30)) * _M1
+    z = (z ^ _shr(z, 27)) * _M2
+    return z ^ _shr(z, 31)
+
+
+def splitmix62(key: int, n: int, device, offset: int = 0) -> torch.Tensor:
+    """62-bit random integers of the kernels' stream (``random_bits >> 2``)."""
+    return _shr(splitmix64(key, n, device, offset), 2)
+
+
 def _to_int(x: torch.Tensor) -> torch.Tensor:
     return x.view(_LAYOUT[x.dtype][0])
 
@@ -76,4 +104,4 @@ TORCH_OPS = Ops(
     fix_up=_fix_up,
 )
 
-__all__ = ["TORCH_OPS", "ldexp", "ldexp_wide"]
+__all__ = ["TORCH_OPS", "ldexp", "ldexp_wide", "splitmix62", "splitmix64"]

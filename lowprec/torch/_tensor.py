@@ -5,8 +5,10 @@ the grid of ``.format``; ``.rmode`` is the rounding mode of every result compute
 it. Operations are classified by what they do to values:
 
 * **correctly rounded** (``+ - * /``, ``sqrt``, their methods, operators, reflected and
-  in-place forms): the exact result rounded once (error-free transformations and
-  :func:`lowprec.rounding.array_api.round_pair`), bit-identical to ``LPFloat``;
+  in-place forms): the exact result rounded once, bit-identical to ``LPFloat``
+  (:func:`elementwise`: the numba kernels of :func:`lowprec.arith.binary` on CPU
+  tensors, error-free transformations and :func:`lowprec.rounding.array_api.round_pair`
+  on other devices);
 * **passthrough** (shape, indexing, copies, device moves, selections such as ``max`` or
   ``sort``): the format is kept, nothing is rounded;
 * **accumulating** (``matmul``, ``mm``, ``bmm``, ``mv``, ``dot``, ``linear``,
@@ -29,9 +31,12 @@ Autograd: the rounding is a straight-through estimator, so every gradient equals
 gradient of the unrounded operation; ``.grad`` is a plain tensor (the autograd engine
 builds it without ``__torch_function__``). With a *gradient format* (``grad_format=``
 and ``grad_rmode=`` of :func:`as_lp`, inherited by every result computed from the
-tensor) the gradient flowing back through each operation's rounding is itself rounded
-into that format and mode (QPyTorch's ``backward_number``), as is the gradient
-accumulated into a leaf's ``.grad``.
+tensor, or set with :func:`set_grad_format`) the gradient flowing back through each
+operation's rounding is itself rounded into that format and mode (QPyTorch's
+``backward_number``), as is the gradient accumulated into a leaf's ``.grad``.
+
+Random bits (stochastic modes) come from the global ``lp.seed`` stream, drawn as the
+NumPy kernels draw them, so CPU and CUDA tensors agree with ``LPFloat`` elementwise.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from ..promotion import result_format, result_mode
 from ..rounding import RoundingMode
 from ..rounding.array_api import ADD, DIVIDE, MULTIPLY, SQRT, SUBTRACT, round_op
 from . import _accumulate
-from ._chop import call_key, params_for, random62, round_like_spec
+from ._chop import call_key, params_for, random62, round_like_spec, serial_if_small
 from ._ops import TORCH_OPS
 
 _T = torch.Tensor
@@ -155,9 +160,10 @@ def _round(x: torch.Tensor, fmt, mode, grad=None) -> torch.Tensor:
 
 def elementwise(op: int, a: torch.Tensor, b: torch.Tensor, fmt: FloatFormat, mode: RoundingMode
                 ) -> torch.Tensor:
-    """``round(a op b)`` correctly rounded (``b`` ignored by ``SQRT``) for float64 tensors of
-    one shape, float64 out: the numba kernels of :func:`lowprec.arith.binary` on CPU
-    tensors, :func:`lowprec.rounding.array_api.round_op` elsewhere."""
+    """``round(a op b)`` correctly rounded (``b`` ignored by ``SQRT``), float64 out, for
+    float32 or float64 tensors of one shape and dtype: the numba kernels of
+    :func:`lowprec.arith.binary` on CPU tensors (float32 read as is, no conversion pass),
+    :func:`lowprec.rounding.array_api.round_op` on float64 elsewhere."""
     params = params_for(fmt, True, torch.float64)
     if a.device.type == "cpu":
         from ..arith import binary
@@ -165,8 +171,11 @@ def elementwise(op: int, a: torch.Tensor, b: torch.Tensor, fmt: FloatFormat, mod
         key = call_key() if mode.is_stochastic else 0
         flat_a = a.detach().contiguous().reshape(-1).numpy()
         flat_b = b.detach().contiguous().reshape(-1).numpy()
-        return torch.from_numpy(binary(op, flat_a, flat_b, params, mode, np.uint64(key))).reshape(a.shape)
+        with serial_if_small(flat_a.size):
+            out = binary(op, flat_a, flat_b, params, mode, np.uint64(key))
+        return torch.from_numpy(out).reshape(a.shape)
     r62 = random62(a.shape, a.device) if mode.is_stochastic else None
+    a, b = a.to(torch.float64), b.to(torch.float64)
     return round_op(op, a, b, params, mode, r62, ops=TORCH_OPS)
 
 
@@ -479,11 +488,17 @@ def _correctly_rounded(cls, func, args, kwargs, fmt, mode, dtype):
     if alpha is not None and alpha != 1:  # a + alpha*b: the scaled operand is rounded first
         scaled = pb * (alpha.to(pb.dtype) if isinstance(alpha, torch.Tensor) else alpha)
         pb = _round(scaled, fmt, mode)
-    x64 = pa.detach().to(torch.float64)
-    y64 = pb.detach().to(torch.float64) if pb is not None else x64
-    x64, y64 = torch.broadcast_tensors(x64, y64)
+    x = pa.detach()
+    y = pb.detach() if pb is not None else x
+    if x.device != y.device:  # PyTorch's own error for tensors on two devices, else a 0-d CPU scalar
+        torch.add(x.reshape(-1)[:1], y.reshape(-1)[:1])
+        device = x.device if x.device.type != "cpu" else y.device
+        x, y = x.to(device), y.to(device)
+    if x.dtype != y.dtype:
+        x, y = x.to(torch.float64), y.to(torch.float64)
+    x, y = torch.broadcast_tensors(x, y)
     params_for(fmt, True, dtype)  # a clear error when the format does not fit the storage
-    value = elementwise(op, x64, y64, fmt, mode).to(dtype)
+    value = elementwise(op, x, y, fmt, mode).to(dtype)
     if _needs_grad(raw_inputs):
         exact = {ADD: torch.add, SUBTRACT: torch.sub, MULTIPLY: torch.mul, DIVIDE: torch.div}
         raw = torch.sqrt(pa) if op == SQRT else exact[op](pa, pb)
@@ -523,7 +538,8 @@ def _conv(fmt, mode, input, weight, bias=None, stride=1, padding=0, dilation=1, 
     return _add_bias(y, bias, fmt, mode, (-1,) + (1,) * nd)
 
 
-def _sum(fmt, mode, input, dim=None, keepdim=False, *, dtype=None):
+def _sum(fmt, mode, input, dim=None, keepdim=False, *, dtype=None, axis=None):
+    dim = axis if axis is not None else dim  # torch's NumPy-style alias
     x = _f64(input)
     dims = list(range(x.dim())) if dim is None or (isinstance(dim, (tuple, list)) and not dim) else dim
     dims = sorted(d % max(x.dim(), 1) for d in (dims if isinstance(dims, (tuple, list)) else [dims]))
@@ -538,8 +554,8 @@ def _sum(fmt, mode, input, dim=None, keepdim=False, *, dtype=None):
     return total, count
 
 
-def _mean(fmt, mode, input, dim=None, keepdim=False, *, dtype=None):
-    total, count = _sum(fmt, mode, input, dim, keepdim, dtype=dtype)
+def _mean(fmt, mode, input, dim=None, keepdim=False, *, dtype=None, axis=None):
+    total, count = _sum(fmt, mode, input, dim, keepdim, dtype=dtype, axis=axis)
     n = torch.full_like(total, float(count))
     return elementwise(DIVIDE, total.contiguous(), n, fmt, mode)
 

@@ -317,3 +317,15 @@ def test_fma_on_lpfloat_uses_their_format_and_mode():
     assert isinstance(r_, lp.LPFloat) and r_.format == one.format and r_.rmode == one.rmode
     assert float(r_) == 1 + 2 ** -7  # rounded up once, in bf16
     assert float(lp.fma(one, 2.0 ** -100, one, rmode="nearest")) == 1.0
+
+
+def test_float32_storage_is_kept_by_reductions_and_products():
+    y = lp.asarray(np.linspace(0, 1, 6, dtype=np.float32), "half")
+    for result in (np.sum(y), y @ y, np.cumsum(y), np.mean(y), np.sqrt(y), np.var(y)):
+        assert result.dtype == np.float32
+
+
+def test_reductions_over_empty_axes_give_the_identity():
+    x = lp.asarray(np.ones((3, 0)), "half")
+    np.testing.assert_array_equal(np.sum(x, axis=1).values, np.zeros(3))
+    np.testing.assert_array_equal(np.prod(x, axis=1).values, np.ones(3))

@@ -78,7 +78,7 @@ class LPFloat(LPArray):
                     f"np.{ufunc.__name__}.{method} has no emulated accumulation; loop explicitly.")
         else:
             raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method} is not supported for LPFloat.")
-        return _deliver(result, out, fmt, mode, where)
+        return _deliver(result, out, fmt, mode, where, dtype)
 
     def to_bits(self) -> np.ndarray:
         """The values' bit patterns in the format (see :func:`lowprec.to_bits`)."""
@@ -381,7 +381,7 @@ def _fold(ufunc, method, a, fmt, mode, kwargs):
     if initial is not np._NoValue:
         start = np.full(moved.shape[:-1] + (1,), chop(float(initial), fmt, mode))
         moved = np.concatenate([start, moved], axis=-1)
-    rows = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
+    rows = np.ascontiguousarray(moved).reshape(int(np.prod(moved.shape[:-1])), moved.shape[-1])
     keep = method == "accumulate"
     final, partials = fold(ufunc is np.add, rows, fmt, mode, keep)
     if keep:
@@ -393,13 +393,21 @@ def _fold(ufunc, method, a, fmt, mode, kwargs):
     return np.expand_dims(result, axis) if keepdims else result
 
 
-def _deliver(result, out, fmt, mode, where=True):
-    """Wrap results as LPFloat, or write them into ``out`` (rounded to out's format;
-    only where ``where`` holds, the rest of ``out`` untouched, as NumPy)."""
+def _deliver(result, out, fmt, mode, where=True, dtype=None):
+    """Wrap results as LPFloat in the operands' storage ``dtype`` (exact: the values are
+    in the format), or write them into ``out`` (rounded to out's format; only where
+    ``where`` holds, the rest of ``out`` untouched, as NumPy)."""
     if isinstance(result, tuple):
         outs = out or (None,) * len(result)
-        return tuple(_deliver_one(r, o, fmt, mode, where) for r, o in zip(result, outs))
-    return _deliver_one(result, out[0] if out else None, fmt, mode, where)
+        return tuple(_deliver_one(_in_storage(r, dtype), o, fmt, mode, where) for r, o in zip(result, outs))
+    return _deliver_one(_in_storage(result, dtype), out[0] if out else None, fmt, mode, where)
+
+
+def _in_storage(result, dtype):
+    r = np.asarray(result)
+    if dtype is None or r.dtype.kind not in "fc" or r.dtype == dtype:
+        return r
+    return r.astype(dtype if r.dtype.kind == dtype.kind else _real(dtype))
 
 
 def _deliver_one(result, out, fmt, mode, where=True):
@@ -435,7 +443,7 @@ def array_format(fmt, rmode, subnormal: Optional[bool]):
 
 
 def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool] = None,
-            seed: Optional[int] = None, rng=None) -> LPFloat:
+            seed: Optional[int] = None, rng=None, **torch_options) -> LPFloat:
     """Round ``x`` into ``fmt`` and return an emulated array.
 
     Parameters
@@ -451,6 +459,8 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
         Override the format's subnormal flag (stored in the format).
     seed, rng
         For stochastic modes, as in :func:`lowprec.chop`.
+    **torch_options
+        For torch tensors only: ``grad_format``, ``grad_rmode`` (see ``lp.torch.as_lp``).
 
     Returns
     -------
@@ -458,13 +468,15 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
     """
     if _is_torch_tensor(x):  # torch tensors become lp.torch.LPTensor (imports torch lazily)
         from ..torch import as_lp
-        return as_lp(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng)
+        return as_lp(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng, **torch_options)
     if _is_jax_array(x):  # JAX arrays and tracers become lp.jax.LPArray (imports jax lazily)
         from ..jax import asarray as jax_asarray
         return jax_asarray(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng)
     if type(x).__module__.startswith("dask."):  # a lazy dask array of LPFloat chunks
         from .._dask import asarray_dask
         return asarray_dask(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng)
+    if torch_options:
+        raise TypeError(f"lp.asarray: {sorted(torch_options)} apply to torch tensors only.")
     kind = type(as_format(fmt))
     if kind in _OTHER_KINDS:  # fixed point -> LPFixed, integer -> LPInt (lowprec.ndarray._fixed/_int)
         return _OTHER_KINDS[kind](x, fmt, rmode, dtype=dtype, seed=seed, rng=rng)

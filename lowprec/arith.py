@@ -72,6 +72,15 @@ def binary(op: int, a: np.ndarray, b: np.ndarray, p, mode, key) -> np.ndarray:
     if p.t >= 52:
         _arith.binary_op(op, a, b, out, *common)
         return out
+    if exact_in_binary64(op, p):  # rows of the flat arrays through the row-wise exact kernel
+        full = a.size - a.size % _ROW
+        if full:
+            binary_2d(op, a[:full].reshape(-1, _ROW), b[:full].reshape(-1, _ROW), p, mode, key,
+                      out[:full].reshape(-1, _ROW))
+        if full < a.size:
+            binary_2d(op, a[full:].reshape(1, -1), b[full:].reshape(1, -1), p, mode, key,
+                      out[full:].reshape(1, -1), offset=full)
+        return out
     lo, hi, top = fast_range(p, np.dtype(np.float64))
     sign_bit = _SIGN64 if p.signed else np.int64(0)
     s = 52 - (p.t - 1)
@@ -81,15 +90,19 @@ def binary(op: int, a: np.ndarray, b: np.ndarray, p, mode, key) -> np.ndarray:
     return out
 
 
-def binary_2d(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, out: np.ndarray) -> np.ndarray:
+#: Row length when flat arrays go through the row-wise kernels.
+_ROW = 4096
+
+
+def binary_2d(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, out: np.ndarray, offset: int = 0) -> np.ndarray:
     """:func:`binary` for 2-D float64 arrays of one shape and any strides (broadcast
     views, slices) into the 2-D float64 ``out`` (which may be a view; it must not
     overlap ``a`` or ``b`` except by being the very same view). Needs ``p.t < 52``."""
     lo, hi, top = fast_range(p, np.dtype(np.float64))
     sign_bit = _SIGN64 if p.signed else np.int64(0)
     flip = -1 if p.t > 1 else (1022 + p.emin) & 1
-    common = (p.t, p.emin, p.subnormal, p.xmax, p.overflow_value, p.inf_value, p.negzero, p.signed, int(mode), key, 0,
-              lo, hi, top, sign_bit, 52 - (p.t - 1), flip)
+    common = (p.t, p.emin, p.subnormal, p.xmax, p.overflow_value, p.inf_value, p.negzero, p.signed, int(mode), key,
+              offset, lo, hi, top, sign_bit, 52 - (p.t - 1), flip)
     serial = out.size < _SERIAL_BELOW
     if exact_in_binary64(op, p):
         (_arith.exact_op_2d_serial if serial else _arith.exact_op_2d)(op, a, b, out, *common)

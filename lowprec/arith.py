@@ -61,18 +61,20 @@ _SERIAL_BELOW = 16384
 _SIGN64 = np.int64(-(2**63))
 
 
-def binary(op: int, a: np.ndarray, b: np.ndarray, p, mode, key) -> np.ndarray:
+def binary(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, on_grid: bool = False) -> np.ndarray:
     """``round(a op b)`` for flat float64 arrays of one size: the one driver of the
     correctly rounded kernels (``op`` is ``_kernels.ADD`` ... ``SQRT``; ``p`` the
     :class:`~lowprec.rounding.params.RoundingParams`; ``key`` the stochastic stream).
-    Formats narrower than binary64 take the kernel with the branch-free fast path."""
+    Formats narrower than binary64 take the kernel with the branch-free fast path;
+    ``on_grid`` promises that the operands are values of the format (as in the emulated
+    array types), which lets ops exact in binary64 take the row-wise exact kernel."""
     out = np.empty(a.size)
     common = (p.t, p.emin, p.subnormal, p.xmax, p.overflow_value, p.inf_value, p.negzero, p.signed, int(mode),
               key, 0)
     if p.t >= 52:
         _arith.binary_op(op, a, b, out, *common)
         return out
-    if exact_in_binary64(op, p):  # rows of the flat arrays through the row-wise exact kernel
+    if on_grid and exact_in_binary64(op, p):  # rows of the flat arrays through the row-wise exact kernel
         full = a.size - a.size % _ROW
         if full:
             binary_2d(op, a[:full].reshape(-1, _ROW), b[:full].reshape(-1, _ROW), p, mode, key,
@@ -97,7 +99,8 @@ _ROW = 4096
 def binary_2d(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, out: np.ndarray, offset: int = 0) -> np.ndarray:
     """:func:`binary` for 2-D float64 arrays of one shape and any strides (broadcast
     views, slices) into the 2-D float64 ``out`` (which may be a view; it must not
-    overlap ``a`` or ``b`` except by being the very same view). Needs ``p.t < 52``."""
+    overlap ``a`` or ``b`` except by being the very same view). Needs ``p.t < 52`` and
+    operands that are values of the format (``on_grid``)."""
     lo, hi, top = fast_range(p, np.dtype(np.float64))
     sign_bit = _SIGN64 if p.signed else np.int64(0)
     flip = -1 if p.t > 1 else (1022 + p.emin) & 1

@@ -58,7 +58,7 @@ def _pairwise(op, rows, fmt, mode):
         half = rows.shape[1] // 2
         left = np.ascontiguousarray(rows[:, 0:2 * half:2]).reshape(-1)
         right = np.ascontiguousarray(rows[:, 1:2 * half:2]).reshape(-1)
-        combined = binary(op, left, right, rounding_params(fmt), mode, _key(mode))
+        combined = binary(op, left, right, rounding_params(fmt), mode, _key(mode), on_grid=True)
         combined = combined.reshape(rows.shape[0], half)
         rows = np.concatenate([combined, rows[:, 2 * half:]], axis=1) if rows.shape[1] % 2 else combined
     return rows[:, 0].copy()

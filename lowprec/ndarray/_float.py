@@ -252,7 +252,7 @@ def _exact_then_round(op, args, fmt, mode, dtype, target=None):
         return out.reshape(shape) if out.dtype == dtype or out is target else out.reshape(shape).astype(dtype)
     a = np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
     b = np.ascontiguousarray(np.broadcast_to(b, shape)).reshape(-1)
-    out = binary(op, a, b, p, mode, key)
+    out = binary(op, a, b, p, mode, key, on_grid=True)
     return out.reshape(shape).astype(dtype, copy=False)
 
 
@@ -460,7 +460,8 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
     seed, rng
         For stochastic modes, as in :func:`lowprec.chop`.
     **torch_options
-        For torch tensors only: ``grad_format``, ``grad_rmode`` (see ``lp.torch.as_lp``).
+        For torch tensors only: ``grad_format``, ``grad_rmode`` (see ``lp.torch.as_lp``);
+        JAX arrays take ``grad_format`` (see ``lp.jax.asarray``).
 
     Returns
     -------
@@ -471,7 +472,11 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
         return as_lp(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng, **torch_options)
     if _is_jax_array(x):  # JAX arrays and tracers become lp.jax.LPArray (imports jax lazily)
         from ..jax import asarray as jax_asarray
-        return jax_asarray(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng)
+        grad_format = torch_options.pop("grad_format", None)  # the one gradient option JAX has
+        if torch_options:
+            raise TypeError(f"lp.asarray: {sorted(torch_options)} apply to torch tensors only.")
+        return jax_asarray(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng,
+                           grad_format=grad_format)
     if type(x).__module__.startswith("dask."):  # a lazy dask array of LPFloat chunks
         from .._dask import asarray_dask
         return asarray_dask(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng)

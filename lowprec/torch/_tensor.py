@@ -158,8 +158,8 @@ def _round(x: torch.Tensor, fmt, mode, grad=None) -> torch.Tensor:
     return _round_plain(x, fmt, mode)
 
 
-def elementwise(op: int, a: torch.Tensor, b: torch.Tensor, fmt: FloatFormat, mode: RoundingMode
-                ) -> torch.Tensor:
+def elementwise(op: int, a: torch.Tensor, b: torch.Tensor, fmt: FloatFormat, mode: RoundingMode,
+                on_grid: bool = False) -> torch.Tensor:
     """``round(a op b)`` correctly rounded (``b`` ignored by ``SQRT``), float64 out, for
     float32 or float64 tensors of one shape and dtype: the numba kernels of
     :func:`lowprec.arith.binary` on CPU tensors (float32 read as is, no conversion pass),
@@ -172,7 +172,7 @@ def elementwise(op: int, a: torch.Tensor, b: torch.Tensor, fmt: FloatFormat, mod
         flat_a = a.detach().contiguous().reshape(-1).numpy()
         flat_b = b.detach().contiguous().reshape(-1).numpy()
         with serial_if_small(flat_a.size):
-            out = binary(op, flat_a, flat_b, params, mode, np.uint64(key))
+            out = binary(op, flat_a, flat_b, params, mode, np.uint64(key), on_grid=on_grid)
         return torch.from_numpy(out).reshape(a.shape)
     r62 = random62(a.shape, a.device) if mode.is_stochastic else None
     a, b = a.to(torch.float64), b.to(torch.float64)
@@ -498,7 +498,7 @@ def _correctly_rounded(cls, func, args, kwargs, fmt, mode, dtype):
         x, y = x.to(torch.float64), y.to(torch.float64)
     x, y = torch.broadcast_tensors(x, y)
     params_for(fmt, True, dtype)  # a clear error when the format does not fit the storage
-    value = elementwise(op, x, y, fmt, mode).to(dtype)
+    value = elementwise(op, x, y, fmt, mode, on_grid=True).to(dtype)  # operands rounded above
     if _needs_grad(raw_inputs):
         exact = {ADD: torch.add, SUBTRACT: torch.sub, MULTIPLY: torch.mul, DIVIDE: torch.div}
         raw = torch.sqrt(pa) if op == SQRT else exact[op](pa, pb)

@@ -1,7 +1,15 @@
-"""Jitted rounding throughput of a 4000x4000 float32 JAX array (issue 6).
+"""JAX backend benchmarks (issue 6): rounding throughput and LPArray overhead.
 
-Compares ``lp.jax.round_to`` under ``jit`` with the copy floor (``x + 0`` under jit)
-and with pychop's JAX backend when importable. Run: ``python benchmarks/bench_jax.py``.
+* Jitted rounding of an ``n x n`` float32 array into bf16, every mode, against the copy
+  floor (``x + 0`` under jit), pychop's JAX backend (``pychop.backend("jax")``, jitted
+  when it can be) and gfloat's array-API path (``gfloat.round_ndarray`` on a JAX array,
+  jitted when it traces).
+* ``LPArray`` overhead: ``a * b + a`` of LPArrays (correctly rounded) against the same
+  plain jitted ``jnp`` expression followed by one rounding, and the eager dispatch cost.
+
+    python benchmarks/bench_jax.py [--n 4000] [--repeat 5] [--skip-peers]
+
+Every time is the best of ``--repeat`` runs after one warm-up (compiling) run.
 """
 
 from __future__ import annotations
@@ -11,14 +19,14 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 import lowprec as lp
 from lowprec.rounding import RoundingMode
 
 
-def best_of(f, *args, repeat=5):
-    jax.block_until_ready(f(*args))  # compile and warm up
+def best(f, *args, repeat: int = 5) -> float:
+    """Best wall time of ``f(*args)`` in seconds (results blocked on), after a warm-up."""
+    jax.block_until_ready(f(*args))
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -27,38 +35,103 @@ def best_of(f, *args, repeat=5):
     return min(times)
 
 
-def pychop_jax(fmt_name, mode):
+def _pychop(mode: int):
+    """pychop's JAX rounding of bf16 (exp 8, sig 7), jitted when it traces (deterministic modes);
+    None if unavailable."""
     try:
         import pychop
         pychop.backend("jax")
-        from pychop import LightChop
-    except Exception:  # not installed or no JAX backend in this version
-        return None
-    try:
-        ch = LightChop(exp_bits=8, sig_bits=7, rmode=mode) if fmt_name == "bf16" else None
-        return None if ch is None else jax.jit(ch)
+        ch = pychop.Chop(exp_bits=8, sig_bits=7, rmode=mode)
     except Exception:
         return None
+    if mode in (5, 6):  # its stochastic modes keep key state on the object: they leak tracers under jit
+        return ch
+    x = jnp.ones((4, 4), jnp.float32)
+    for f in (jax.jit(ch), ch):
+        try:
+            jax.block_until_ready(f(x))
+            jax.block_until_ready(f(x))
+            return f
+        except Exception:
+            continue
+    return None
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=4000)
-    ap.add_argument("--fmt", default="bf16")
-    args = ap.parse_args(argv)
-    x = jax.random.normal(jax.random.key(0), (args.n, args.n), jnp.float32)
+def _gfloat():
+    """gfloat's array-API rounding of a JAX array into bf16, jitted when it traces."""
+    try:
+        from gfloat import round_ndarray
+        from gfloat.formats import format_info_bfloat16
+    except Exception:
+        return None
+    g = lambda x: round_ndarray(format_info_bfloat16, x)  # noqa: E731
+    x = jnp.ones((4, 4), jnp.float32)
+    for f in (jax.jit(g), g):
+        try:
+            jax.block_until_ready(f(x))
+            return f
+        except Exception:
+            continue
+    return None
+
+
+def rounding(n: int, repeat: int, skip_peers: bool) -> None:
+    x = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
     key = jax.random.key(1)
-    copy = best_of(jax.jit(lambda x: x + 0), x)
+    copy = best(jax.jit(lambda x: x + 0), x, repeat=repeat)
     nbytes = x.size * 4
-    print(f"device {jax.devices()[0].platform}, {args.n}x{args.n} float32, format {args.fmt}")
-    print(f"{'mode':22s} {'ms':>8s} {'x copy':>8s} {'GB/s':>7s} {'pychop ms':>10s}")
-    print(f"{'copy (x + 0)':22s} {copy * 1e3:8.2f} {1.0:8.2f} {2 * nbytes / copy / 1e9:7.1f}")
+    print(f"## Jitted rounding of a {n}x{n} float32 JAX array into bf16 "
+          f"(jax {jax.__version__}, {jax.devices()[0].platform})\n")
+    print(f"copy floor (`x + 0` under jit): {copy * 1e3:.1f} ms ({2 * nbytes / copy / 1e9:.1f} GB/s)\n")
+    if not skip_peers:
+        gf = _gfloat()
+        if gf is not None:
+            print(f"gfloat round_ndarray (nearest_even): {best(gf, x, repeat=repeat) * 1e3:.1f} ms\n")
+        else:
+            print("gfloat: not importable or no JAX path\n")
+    print("| mode | lowprec ms | x copy | pychop ms | lowprec speed-up over pychop |")
+    print("|---|---|---|---|---|")
     for mode in RoundingMode:
-        f = jax.jit(lambda x, k, mode=mode: lp.jax.round_to(x, args.fmt, mode, k))
-        t = best_of(f, x, key)
-        pc = pychop_jax(args.fmt, int(mode))
-        pct = f"{best_of(pc, x) * 1e3:10.2f}" if pc is not None else f"{'n/a':>10s}"
-        print(f"{mode.name.lower():22s} {t * 1e3:8.2f} {t / copy:8.2f} {2 * nbytes / t / 1e9:7.1f} {pct}")
+        f = jax.jit(lambda x, k, mode=mode: lp.jax.round_to(x, "bf16", mode, k))
+        t = best(f, x, key, repeat=repeat)
+        pc = None if skip_peers else _pychop(int(mode))
+        if pc is not None:
+            tp = best(pc, x, repeat=repeat)
+            peer = f"{tp * 1e3:.1f} | {tp / t:.1f}x"
+        else:
+            peer = "n/a | n/a"
+        print(f"| {mode.name.lower()} | {t * 1e3:.1f} | {t / copy:.2f} | {peer} |")
+    print()
+
+
+def overhead(n: int, repeat: int) -> None:
+    a = lp.asarray(jax.random.normal(jax.random.key(2), (n, n), jnp.float32), "bf16")
+    b = lp.asarray(jax.random.normal(jax.random.key(3), (n, n), jnp.float32), "bf16")
+    emulated = jax.jit(lambda a, b: a * b + a)
+    plain = jax.jit(lambda a, b: lp.jax.round_to(a * b + a, "bf16"))
+    te = best(emulated, a, b, repeat=repeat)
+    tp = best(plain, a.values, b.values, repeat=repeat)
+    print(f"## LPArray overhead ({n}x{n} bf16 in float32)\n")
+    print("| operation | ms |")
+    print("|---|---|")
+    print(f"| jit `a * b + a`, LPArrays (two correctly rounded ops) | {te * 1e3:.1f} |")
+    print(f"| jit `round(a * b + a)`, plain arrays (one rounding, not correctly rounded) | {tp * 1e3:.1f} |")
+    small_a, small_b = a[:8, :8], b[:8, :8]
+    eager = best(lambda: small_a * small_b, repeat=max(repeat, 20))
+    eager_plain = best(lambda: small_a.values * small_b.values, repeat=max(repeat, 20))
+    print(f"| eager 8x8 `a * b` LPArray (dispatch) | {eager * 1e3:.3f} |")
+    print(f"| eager 8x8 `a * b` jax.Array | {eager_plain * 1e3:.3f} |")
+    print()
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=4000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--skip-peers", action="store_true")
+    args = ap.parse_args(argv)
+    rounding(args.n, args.repeat, args.skip_peers)
+    overhead(min(args.n, 2000), args.repeat)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,10 @@ from ..rounding import array_api
 from ..rounding.array_api import ADD, DIVIDE, MULTIPLY, SQRT, SUBTRACT
 from ..rounding.modes import RoundingMode
 from ._chop import _params, _round_core
-from ._ops import random62, x64_enabled
+from ._ops import JAX_OPS, random62, x64_enabled
 
-__all__ = ["ADD", "SUBTRACT", "MULTIPLY", "DIVIDE", "SQRT", "round_values", "correctly_rounded", "check_x64_path"]
+__all__ = ["ADD", "SUBTRACT", "MULTIPLY", "DIVIDE", "SQRT", "round_values", "correctly_rounded", "check_x64_path",
+           "to_storage", "widen"]
 
 _I32 = jnp.int32
 _SIGN = np.int32(-2 ** 31)
@@ -57,15 +58,32 @@ def round_values(x, fmt: FloatFormat, mode: RoundingMode, key=None):
 
 @partial(jax.jit, static_argnames=("op", "fmt", "mode", "storage"))
 def _op64(a, b, key, op: int, fmt: FloatFormat, mode: RoundingMode, storage):
-    a, b = jnp.broadcast_arrays(a.astype(jnp.float64), b.astype(jnp.float64))
+    a, b = jnp.broadcast_arrays(widen(a), widen(b))
     p = _params(fmt, True, storage, None)
     r62 = random62(key, a.shape) if mode.is_stochastic else None
-    return array_api.round_op(op, a, b, p, mode, r62, ops=array_api_ops()).astype(storage)
+    return to_storage(array_api.round_op(op, a, b, p, mode, r62, ops=JAX_OPS), storage)
 
 
-def array_api_ops():
-    from ._ops import JAX_OPS
-    return JAX_OPS
+def widen(x):
+    """``x`` as float64, exactly: float32 subnormals from their bits (XLA's conversion on
+    CPU reads them as zero)."""
+    if x.dtype != jnp.float32:
+        return x.astype(jnp.float64)
+    b = _bits(x)
+    tiny = ((b >> 23) & 0xFF) == 0
+    sub = (b & 0x7FFFFF).astype(jnp.float64) * 2.0 ** -149
+    return jnp.where(tiny, jnp.where(b < 0, -sub, sub), x.astype(jnp.float64))
+
+
+def to_storage(x, dtype):
+    """``x`` in ``dtype``; float64 values that float32 holds exactly stay exact, its
+    subnormals included (XLA's conversion on CPU flushes those to zero)."""
+    if x.dtype == dtype or np.dtype(dtype) != np.float32 or x.dtype != jnp.float64:
+        return x.astype(dtype)
+    tiny = jnp.abs(x) < 2.0 ** -126
+    mant = (jnp.abs(jnp.where(tiny, x, 0.0)) * 2.0 ** 149).astype(_I32)
+    sub = _f32(jnp.where(x < 0, mant | _SIGN, mant))
+    return jnp.where(tiny & (x != 0), sub, x.astype(jnp.float32))
 
 
 # ------------------------------------------------------------------ float32 path (round to odd)

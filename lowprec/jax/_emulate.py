@@ -44,7 +44,7 @@ from ..formats import FloatFormat
 from ..policy import accumulation_model
 from ..rounding.modes import RoundingMode
 from ._array import emulated, storage_dtype
-from ._arith import ADD, DIVIDE, MULTIPLY, SQRT, SUBTRACT, correctly_rounded, round_values
+from ._arith import ADD, DIVIDE, MULTIPLY, SQRT, SUBTRACT, correctly_rounded, round_values, to_storage
 from ._chop import _as_key
 from ._keys import split_key
 from .numpy import _Ctx, _fold, _matmul2
@@ -87,7 +87,7 @@ def _round(env: _Env, x):
         return x
     dtype = jnp.result_type(x)
     ctx = env.ctx(dtype)
-    out = emulated(lambda v: v, lambda v, k: round_values(v.astype(ctx.dtype), env.fmt, env.mode, k),
+    out = emulated(lambda v: v, lambda v, k: to_storage(round_values(v.astype(ctx.dtype), env.fmt, env.mode, k), dtype),
                    (x,), env.next_key())
     return out.astype(dtype)
 
@@ -95,7 +95,7 @@ def _round(env: _Env, x):
 def _emulated_call(env: _Env, raw: Callable, emulate: Callable, args):
     dtype = jnp.result_type(*[a for a in args if _is_float(a)])
     ctx = env.ctx(dtype)
-    out = emulated(raw, lambda *v: emulate(ctx, *[a.astype(ctx.dtype) for a in v[:-1]], v[-1]),
+    out = emulated(raw, lambda *v: to_storage(emulate(ctx, *[a.astype(ctx.dtype) for a in v[:-1]], v[-1]), dtype),
                    tuple(args), env.next_key())
     return out.astype(dtype)
 

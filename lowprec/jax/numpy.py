@@ -27,7 +27,9 @@ result format first.
 
 from __future__ import annotations
 
+import builtins
 import math
+from functools import partial
 from typing import Callable, Optional, Sequence
 
 import jax
@@ -40,8 +42,8 @@ from ..formats import FloatFormat
 from ..policy import accumulation_model
 from ..promotion import result_format, result_mode
 from ..rounding.modes import RoundingMode
-from ._array import LPArray, asarray, emulated, storage_dtype
-from ._arith import ADD, DIVIDE, MULTIPLY, SQRT, SUBTRACT, correctly_rounded, round_values
+from ._array import LPArray, asarray, emulated, storage_dtype  # noqa: F401 - asarray re-exported
+from ._arith import ADD, DIVIDE, MULTIPLY, SQRT, SUBTRACT, correctly_rounded, round_values, to_storage, widen
 from ._keys import key_for, split_key
 from ._ops import x64_enabled
 
@@ -93,7 +95,7 @@ def _finish(ctx: _Ctx, raw: Callable, emulate: Callable, values, key) -> LPArray
 
 def _wide(x):
     """The working precision of rounded functions: float64 when available."""
-    return x.astype(jnp.float64) if x64_enabled() else x
+    return widen(x) if x64_enabled() else x
 
 
 # ------------------------------------------------------------------ correctly rounded
@@ -108,7 +110,7 @@ def _correctly_rounded(op: int, raw: Callable, name: str, unary: bool = False):
             x, y = (v[0], v[0]) if unary else (v[0], v[1])
             if op == DIVIDE and unary:  # reciprocal: 1 / x
                 x = jnp.ones_like(y)
-            return correctly_rounded(op, x, y, ctx.fmt, ctx.mode, v[-1]).astype(ctx.dtype)
+            return to_storage(correctly_rounded(op, x, y, ctx.fmt, ctx.mode, v[-1]), ctx.dtype)
 
         return _finish(ctx, raw, emulate, values, k)
 
@@ -138,8 +140,8 @@ def _rounded(fn: Callable, name: str, kind: str):
         raw = lambda *v: fn(*v, **kwargs)  # noqa: E731
         if kind == "rounded":
             def emulate(*v):
-                return round_values(fn(*[_wide(x) for x in v[:-1]], **kwargs), ctx.fmt, ctx.mode,
-                                    v[-1]).astype(ctx.dtype)
+                return to_storage(round_values(fn(*[_wide(x) for x in v[:-1]], **kwargs), ctx.fmt, ctx.mode,
+                                               v[-1]), ctx.dtype)
         else:
             def emulate(*v):
                 return round_values(fn(*v[:-1], **kwargs).astype(ctx.dtype), ctx.fmt, ctx.mode, v[-1])
@@ -190,10 +192,10 @@ STRUCTURAL_SEQ = {"concatenate": jnp.concatenate, "stack": jnp.stack, "hstack": 
 #: Index-valued results: plain integer arrays.
 INDEX = {"argmax": jnp.argmax, "argmin": jnp.argmin, "argsort": jnp.argsort, "nonzero": jnp.nonzero}
 
-for _name, _fn in ROUNDED.items():
-    globals()[_name] = _rounded(_fn, _name, "rounded")
-for _name, _fn in EXACT.items():
-    globals()[_name] = _rounded(_fn, _name, "exact")
+#: Every table-made function by name (they are also module attributes).
+FUNCTIONS = {}
+FUNCTIONS.update({name: _rounded(fn, name, "rounded") for name, fn in ROUNDED.items()})
+FUNCTIONS.update({name: _rounded(fn, name, "exact") for name, fn in EXACT.items()})
 
 
 def _predicate(fn, name):
@@ -234,14 +236,11 @@ def _index(fn, name):
     return function
 
 
-for _name, _fn in PREDICATE.items():
-    globals()[_name] = _predicate(_fn, _name)
-for _name, _fn in STRUCTURAL.items():
-    globals()[_name] = _structural(_fn, _name)
-for _name, _fn in STRUCTURAL_SEQ.items():
-    globals()[_name] = _structural_seq(_fn, _name)
-for _name, _fn in INDEX.items():
-    globals()[_name] = _index(_fn, _name)
+FUNCTIONS.update({name: _predicate(fn, name) for name, fn in PREDICATE.items()})
+FUNCTIONS.update({name: _structural(fn, name) for name, fn in STRUCTURAL.items()})
+FUNCTIONS.update({name: _structural_seq(fn, name) for name, fn in STRUCTURAL_SEQ.items()})
+FUNCTIONS.update({name: _index(fn, name) for name, fn in INDEX.items()})
+globals().update(FUNCTIONS)
 
 
 def where(condition, x, y, *, key=None) -> LPArray:
@@ -262,7 +261,7 @@ def _need_x64(what: str):
 
 
 def _cr(op, a, b, fmt, mode, key, dtype):
-    return correctly_rounded(op, a, b, fmt, mode, key).astype(dtype)
+    return to_storage(correctly_rounded(op, a, b, fmt, mode, key), dtype)
 
 
 def _sequential(rows, op, fmt, mode, key, keep: bool, dtype):
@@ -282,14 +281,27 @@ def _sequential(rows, op, fmt, mode, key, keep: bool, dtype):
 
 
 def _pairwise(rows, op, fmt, mode, key, dtype):
-    """A balanced tree over each row, every node rounded (the order of ``LPFloat``)."""
-    level = 0
-    while rows.shape[1] > 1:
-        half = rows.shape[1] // 2
-        combined = _cr(op, rows[:, 0:2 * half:2], rows[:, 1:2 * half:2], fmt, mode, split_key(key, level), dtype)
-        rows = jnp.concatenate([combined, rows[:, 2 * half:]], axis=1) if rows.shape[1] % 2 else combined
-        level += 1
-    return rows[:, 0]
+    """A balanced tree over each row, every node rounded (the order of ``LPFloat``): at each
+    level neighbours ``(0, 1), (2, 3), ...`` combine and an odd last element moves up as
+    it is. Fixed shapes in a ``fori_loop`` over the levels, so one level is compiled."""
+    n = rows.shape[1]
+    if n == 1:
+        return rows[:, 0]
+    width = (n + 1) // 2
+    idx = jnp.arange(width)
+
+    def level(i, state):
+        buf, count = state
+        left = buf[:, jnp.minimum(2 * idx, n - 1)]
+        right = buf[:, jnp.minimum(2 * idx + 1, n - 1)]
+        combined = _cr(op, left, right, fmt, mode, split_key(key, i), dtype)
+        new = jnp.where((2 * idx + 1 < count)[None, :], combined, left)
+        buf = buf.at[:, :width].set(new)
+        return buf, (count + 1) // 2
+
+    levels = builtins.max(1, math.ceil(math.log2(n)))
+    buf, _ = lax.fori_loop(0, levels, level, (rows, jnp.int32(n)))
+    return buf[:, 0]
 
 
 def _fold(rows, op, ctx: _Ctx, key, keep: bool, model):
@@ -299,11 +311,11 @@ def _fold(rows, op, ctx: _Ctx, key, keep: bool, model):
         ident = jnp.full(rows.shape[0], 0.0 if op == ADD else 1.0, dtype)
         return ident, rows
     if model == "exact":
-        wide = rows.astype(jnp.float64) if x64_enabled() else rows
+        wide = widen(rows) if x64_enabled() else rows
         reduce, scan = (jnp.sum, jnp.cumsum) if op == ADD else (jnp.prod, jnp.cumprod)
         k1, k2 = split_key(key, 0), split_key(key, 1)
-        final = round_values(reduce(wide, axis=1), fmt, mode, k1).astype(dtype)
-        partials = round_values(scan(wide, axis=1), fmt, mode, k2).astype(dtype) if keep else None
+        final = to_storage(round_values(reduce(wide, axis=1), fmt, mode, k1), dtype)
+        partials = to_storage(round_values(scan(wide, axis=1), fmt, mode, k2), dtype) if keep else None
         return final, partials
     if model == "pairwise" and not keep:
         return _pairwise(rows, op, fmt, mode, key, dtype), None
@@ -311,11 +323,25 @@ def _fold(rows, op, ctx: _Ctx, key, keep: bool, model):
     if acc_fmt is fmt:
         return _sequential(rows, op, fmt, mode, key, keep, dtype)
     _need_x64(f"accumulation in {acc_fmt.label}")
-    final, partials = _sequential(rows.astype(jnp.float64), op, acc_fmt, mode, split_key(key, 0), keep, jnp.float64)
-    final = round_values(final, fmt, mode, split_key(key, 1)).astype(dtype)
+    final, partials = _sequential(widen(rows), op, acc_fmt, mode, split_key(key, 0), keep, jnp.float64)
+    final = to_storage(round_values(final, fmt, mode, split_key(key, 1)), dtype)
     if keep:
-        partials = round_values(partials, fmt, mode, split_key(key, 2)).astype(dtype)
+        partials = to_storage(round_values(partials, fmt, mode, split_key(key, 2)), dtype)
     return final, partials
+
+
+@partial(jax.jit, static_argnames=("op", "keep", "axis", "keepdims", "fmt", "mode", "dtype", "model"))
+def _reduce_jit(v, key, op, keep, axis, keepdims, fmt, mode, dtype, model):
+    """One compilation per (shape, format, mode, model, axis): eager calls reuse it."""
+    ctx = _Ctx(fmt, mode, None, dtype)
+    x, axis_ = (v.reshape(-1), 0) if axis is None else (v, axis)
+    moved = jnp.moveaxis(x, axis_, -1)
+    rows = moved.reshape(-1, moved.shape[-1])
+    final, partials = _fold(rows, op, ctx, key, keep, model)
+    if keep:
+        return jnp.moveaxis(partials.reshape(moved.shape), -1, axis_)
+    out = final.reshape(moved.shape[:-1])
+    return jnp.expand_dims(out, axis_) if keepdims and axis is not None else out
 
 
 def _reduction(op: int, keep: bool, name: str):
@@ -328,17 +354,10 @@ def _reduction(op: int, keep: bool, name: str):
         ctx = _context([a], name)
         model = accumulation_model(model)
         k = key_for(ctx.mode, key, f"lp.jax.numpy.{name}")
-        ax = axis
+        ax = axis if axis is None else int(axis) % a.ndim
 
         def emulate(v, kk):
-            x, axis_ = (v.reshape(-1), 0) if ax is None else (v, ax)
-            moved = jnp.moveaxis(x, axis_, -1)
-            rows = moved.reshape(-1, moved.shape[-1])
-            final, partials = _fold(rows, op, ctx, kk, keep, model)
-            if keep:
-                return jnp.moveaxis(partials.reshape(moved.shape), -1, axis_)
-            out = final.reshape(moved.shape[:-1])
-            return jnp.expand_dims(out, axis_) if keepdims and ax is not None else out
+            return _reduce_jit(v, kk, op, keep, ax, bool(keepdims), ctx.fmt, ctx.mode, np.dtype(ctx.dtype), model)
 
         if keep:
             raw = lambda v: raw_fn(v.reshape(-1) if ax is None else v, axis=0 if ax is None else ax)  # noqa: E731
@@ -382,9 +401,9 @@ def _matmul2(a, b, ctx: _Ctx, model, key):
     m, kk = a.shape
     n = b.shape[1]
     if model == "exact":
-        wide = (lambda x: x.astype(jnp.float64)) if x64_enabled() else (lambda x: x)
+        wide = widen if x64_enabled() else (lambda x: x)
         raw = jnp.matmul(wide(a), wide(b), precision=lax.Precision.HIGHEST)
-        return round_values(raw, fmt, mode, key).astype(dtype)
+        return to_storage(round_values(raw, fmt, mode, key), dtype)
     if kk == 0:
         return jnp.zeros((m, n), dtype)
     if model == "pairwise":
@@ -399,7 +418,7 @@ def _matmul2(a, b, ctx: _Ctx, model, key):
             raise UnsupportedOperationError(
                 f"fused accumulation of {fmt.label} products: they are not exact in float64; "
                 "use model='sequential' or 'exact'.")
-        a, b, work = a.astype(jnp.float64), b.astype(jnp.float64), jnp.float64
+        a, b, work = widen(a), widen(b), jnp.float64
     else:
         work = dtype
     a_cols = a.T  # (k, m)
@@ -419,7 +438,31 @@ def _matmul2(a, b, ctx: _Ctx, model, key):
     acc, _ = lax.scan(step, first, jnp.arange(1, kk))
     if acc_fmt is not fmt:
         acc = round_values(acc, fmt, mode, split_key(key, -1))
-    return acc.astype(dtype)
+    return to_storage(acc, dtype)
+
+
+@partial(jax.jit, static_argnames=("fmt", "mode", "dtype", "model"))
+def _matmul_jit(x, y, kk, fmt, mode, dtype, model):
+    ctx = _Ctx(fmt, mode, None, dtype)
+    x2 = x[None, :] if x.ndim == 1 else x
+    y2 = y[:, None] if y.ndim == 1 else y
+    if x2.shape[-1] != y2.shape[-2]:
+        raise ValueError(f"matmul: shapes {x.shape} and {y.shape} do not align.")
+    if x2.ndim > 2 or y2.ndim > 2:
+        batch = jnp.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
+        x3 = jnp.broadcast_to(x2, batch + x2.shape[-2:]).reshape((-1,) + x2.shape[-2:])
+        y3 = jnp.broadcast_to(y2, batch + y2.shape[-2:]).reshape((-1,) + y2.shape[-2:])
+        keys = None if kk is None else jax.random.split(kk, x3.shape[0])
+        out = jax.vmap(lambda p, q, r: _matmul2(p, q, ctx, model, r), in_axes=(0, 0, None if kk is None else 0))(
+            x3, y3, keys)
+        out = out.reshape(batch + out.shape[-2:])
+    else:
+        out = _matmul2(x2, y2, ctx, model, kk)
+    if x.ndim == 1:
+        out = out[..., 0, :]
+    if y.ndim == 1:
+        out = out[..., 0]
+    return out
 
 
 def matmul(a, b, *, model=None, key=None) -> LPArray:
@@ -440,25 +483,7 @@ def matmul(a, b, *, model=None, key=None) -> LPArray:
         raise UnsupportedOperationError("matmul of a 0-d operand: use * instead.")
 
     def emulate(x, y, kk):
-        x2 = x[None, :] if x.ndim == 1 else x
-        y2 = y[:, None] if y.ndim == 1 else y
-        if x2.shape[-1] != y2.shape[-2]:
-            raise ValueError(f"matmul: shapes {x.shape} and {y.shape} do not align.")
-        if x2.ndim > 2 or y2.ndim > 2:
-            batch = jnp.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
-            x3 = jnp.broadcast_to(x2, batch + x2.shape[-2:]).reshape((-1,) + x2.shape[-2:])
-            y3 = jnp.broadcast_to(y2, batch + y2.shape[-2:]).reshape((-1,) + y2.shape[-2:])
-            keys = None if kk is None else jax.random.split(kk, x3.shape[0])
-            out = jax.vmap(lambda p, q, r: _matmul2(p, q, ctx, model, r), in_axes=(0, 0, None if kk is None else 0))(
-                x3, y3, keys)
-            out = out.reshape(batch + out.shape[-2:])
-        else:
-            out = _matmul2(x2, y2, ctx, model, kk)
-        if x.ndim == 1:
-            out = out[..., 0, :]
-        if y.ndim == 1:
-            out = out[..., 0]
-        return out
+        return _matmul_jit(x, y, kk, ctx.fmt, ctx.mode, np.dtype(ctx.dtype), model)
 
     raw = lambda x, y: jnp.matmul(x, y, precision=lax.Precision.HIGHEST)  # noqa: E731
     return _finish(ctx, raw, emulate, [va, vb], k)
@@ -508,9 +533,9 @@ class _Linalg:
             flat = x.ravel()
             return sqrt(sum(multiply(flat, flat, key=keys[0]), model=model, key=keys[1]), key=keys[2])
         if x.ndim == 1 and ord == 1:
-            return sum(abs(x), model=model, key=keys[1])
+            return sum(FUNCTIONS["abs"](x), model=model, key=keys[1])
         if x.ndim == 1 and ord in (np.inf, math.inf):
-            return max(abs(x))
+            return FUNCTIONS["max"](FUNCTIONS["abs"](x))
         raise UnsupportedOperationError(
             f"lp.jax.numpy.linalg.norm(ord={ord!r}) of a {x.ndim}-D array is not emulated; "
             "supported: vectors with ord None, 1, 2, inf, matrices with None or 'fro'.")
@@ -526,23 +551,23 @@ def power_op(a, b, *, key=None):
     :func:`power` (rounded once)."""
     if isinstance(b, (int, float)) and not isinstance(b, bool) and b == 2:
         return square(a, key=key)
-    return power(a, b, key=key)  # noqa: F821 - defined from ROUNDED
+    return FUNCTIONS["power"](a, b, key=key)
 
 
 def _swap(f):
     return lambda self, other: f(other, self)
 
 
+_F = FUNCTIONS
 _DUNDERS = {
     "__add__": add, "__sub__": subtract, "__mul__": multiply, "__truediv__": divide,
-    "__matmul__": matmul, "__pow__": power_op, "__mod__": globals()["mod"],
-    "__floordiv__": globals()["floor_divide"],
+    "__matmul__": matmul, "__pow__": power_op, "__mod__": _F["mod"], "__floordiv__": _F["floor_divide"],
     "__radd__": _swap(add), "__rsub__": _swap(subtract), "__rmul__": _swap(multiply),
-    "__rtruediv__": _swap(divide), "__rmatmul__": _swap(matmul), "__rpow__": _swap(globals()["power"]),
-    "__rmod__": _swap(globals()["mod"]), "__rfloordiv__": _swap(globals()["floor_divide"]),
-    "__neg__": globals()["negative"], "__pos__": globals()["positive"], "__abs__": globals()["abs"],
-    "__eq__": equal, "__ne__": not_equal, "__lt__": less, "__le__": less_equal,  # noqa: F821
-    "__gt__": greater, "__ge__": greater_equal,  # noqa: F821
+    "__rtruediv__": _swap(divide), "__rmatmul__": _swap(matmul), "__rpow__": _swap(_F["power"]),
+    "__rmod__": _swap(_F["mod"]), "__rfloordiv__": _swap(_F["floor_divide"]),
+    "__neg__": _F["negative"], "__pos__": _F["positive"], "__abs__": _F["abs"],
+    "__eq__": _F["equal"], "__ne__": _F["not_equal"], "__lt__": _F["less"], "__le__": _F["less_equal"],
+    "__gt__": _F["greater"], "__ge__": _F["greater_equal"],
 }
 for _name, _fn in _DUNDERS.items():
     setattr(LPArray, _name, (lambda f: lambda *args: f(*args))(_fn))
@@ -560,8 +585,6 @@ LPArray.sum = _sum_method
 LPArray.mean = _mean_method
 LPArray.sqrt = lambda self, *, key=None: sqrt(self, key=key)
 
-__all__ = sorted(
-    ["add", "subtract", "multiply", "divide", "true_divide", "sqrt", "square", "reciprocal", "where",
-     "sum", "prod", "cumsum", "cumprod", "mean", "matmul", "dot", "vdot", "linalg", "asarray", "weak"]
-    + list(ROUNDED) + list(EXACT) + list(PREDICATE) + list(STRUCTURAL) + list(STRUCTURAL_SEQ) + list(INDEX)
-)
+__all__ = sorted(["add", "subtract", "multiply", "divide", "true_divide", "sqrt", "square", "reciprocal",
+                  "where", "sum", "prod", "cumsum", "cumprod", "mean", "matmul", "dot", "vdot", "linalg",
+                  "asarray", "weak", *FUNCTIONS])

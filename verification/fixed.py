@@ -257,7 +257,47 @@ def fixed_quantize_check(fmt: FixedFormat, rng: np.random.Generator, n: int, see
             if w_over != over:
                 bad += 1
                 ex.append(f"overflow count {over} vs {w_over}")
+            # the public function (a vectorized fast path for modes 1-4 when clamping)
+            if policy == "error":
+                try:
+                    lp.quantize_fixed(x, f, mode, seed=seed)
+                    bad += w_over > 0
+                except lp.FormatRangeError:
+                    bad += w_over == 0
+            else:
+                pub = lp.quantize_fixed(x, f, mode, seed=seed)
+                miss = np.flatnonzero(pub != vals)
+                bad += miss.size
+                ex += [f"quantize_fixed x={x[i]!r}: got {pub[i]!r} want {vals[i]!r}" for i in miss[:2]]
             out.append(_record("fixed-quantize", fmt.label, policy, mode, x.size, x.size, bad, ex))
+    return out
+
+
+def sqrt_oracle(c: int, fmt: FixedFormat, mode: int) -> int:
+    """The code of ``sqrt(c * 2**-f)`` rounded onto ``fmt`` (deterministic modes), from the
+    integer square root: ``sqrt(N)``, ``N = c * 2**f``, is ``r`` plus an irrational fraction
+    unless ``N = r**2``; that fraction exceeds 1/2 exactly when ``N - r**2 > r``."""
+    n = c << fmt.frac_bits
+    r = math.isqrt(n)
+    rem = n - r * r
+    if rem == 0:
+        k = r
+    else:
+        k = r + int({1: rem > r, 2: True, 3: False, 4: False, 7: rem > r, 8: rem > r, 9: r % 2 == 0}[mode])
+    return apply_policy(k, fmt.code_min, fmt.code_max, fmt.bits, fmt.overflow)[0]
+
+
+def fixed_sqrt_check(fmt: FixedFormat, rng: np.random.Generator, n: int) -> List[Check]:
+    """``np.sqrt`` of LPFixed against :func:`sqrt_oracle`: every non-negative code of
+    formats up to 12 bits, else ``n`` random codes."""
+    codes = np.arange(0, fmt.code_max + 1) if fmt.bits <= 12 else rng.integers(0, fmt.code_max + 1, n)
+    out = []
+    for mode in (1, 2, 3, 4, 7, 8, 9):
+        got = np.sqrt(lp.LPFixed.from_bits(codes, fmt, mode)).to_bits().astype(np.int64)
+        want = np.array([sqrt_oracle(int(c), fmt, mode) for c in codes])
+        bad = np.flatnonzero(got != want)
+        ex = [f"sqrt code {codes[i]}: got {got[i]} want {want[i]}" for i in bad[:3]]
+        out.append(_record("fixed-sqrt", fmt.label, fmt.overflow, mode, codes.size, codes.size, bad.size, ex))
     return out
 
 
@@ -317,12 +357,13 @@ def int_check(fmt: IntFormat, rng: np.random.Generator, n: int, seed: int = 3) -
     rbits = stream(int(key), x.size)
     for mode in ALL_MODES:
         q = lp.int_codes(x, fmt, mode, scale=s, zero_point=z, seed=seed)
+        pub = lp.quantize_int(x, fmt, mode, scale=s, zero_point=z, seed=seed)  # fast path for modes 1-4
         bad, ex = 0, []
         for i, v in enumerate(x):
             c, val, _ = int_oracle(float(v), s, z, fmt, mode, int(rbits[i]))
-            if c != int(q.codes[i]) or val != q.values[i]:
+            if c != int(q.codes[i]) or val != q.values[i] or val != pub[i]:
                 bad += 1
-                ex.append(f"x={v!r}: got {int(q.codes[i])}, {q.values[i]!r} want {c}, {val!r}")
+                ex.append(f"x={v!r}: got {int(q.codes[i])}, {q.values[i]!r}, {pub[i]!r} want {c}, {val!r}")
         out.append(_record("int-quantize", fmt.label, f"s={s:.3g} z={z}", mode, x.size, x.size, bad, ex))
     return out
 
@@ -414,6 +455,9 @@ def run_all(quick: bool, seed: int = 2024) -> List[Check]:
     for a, b in pairs:
         out += fixed_exhaustive(a, b)
     out += fixed_oracle_crosscheck(FixedFormat(4, 4, overflow="wrap"), 200 if quick else 2000, rng)
+    for f in [FixedFormat(4, 4), FixedFormat(1, 52, signed=False)] + ([] if quick else [FixedFormat(2, 10),
+                                                                                           FixedFormat(30, 23)]):
+        out += fixed_sqrt_check(f, rng, 300)
     for f in [FixedFormat(8, 8), FixedFormat(3, 50, signed=False)] + ([] if quick else [FixedFormat(1, 15), FixedFormat(53, 0)]):
         out += fixed_quantize_check(f, rng, 20 if quick else 300)
     ints = [IntFormat(8), IntFormat(4, symmetric=False)]

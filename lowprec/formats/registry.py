@@ -123,8 +123,10 @@ ALIASES: Dict[str, str] = {
     "float8_e4m3fn": "e4m3fn", "ocp_e4m3": "e4m3fn",
     "float8_e4m3fnuz": "e4m3fnuz", "float8_e5m2fnuz": "e5m2fnuz",
     "float6_e2m3fn": "fp6_e2m3", "float6_e3m2fn": "fp6_e3m2", "float4_e2m1fn": "fp4_e2m1",
-    "mxfp8": "mxfp8_e4m3", "mxfp6": "mxfp6_e2m3", "mxfp4": "mxfp4_e2m1",
 }
+
+#: Aliases (lower case) of the MX format names.
+MX_ALIASES: Dict[str, str] = {"mxfp8": "mxfp8_e4m3", "mxfp6": "mxfp6_e2m3", "mxfp4": "mxfp4_e2m1"}
 
 _INT_WORDS = {"int": True, "uint": False}
 
@@ -168,7 +170,7 @@ _EXAMPLES = ["e4m3", "e5m2", "e3m4", "binary8p3", "fixed(8,8)", "q8.8", "int8", 
 
 def known_names() -> List[str]:
     """Every fixed spelling that :func:`format` accepts (parameterised families aside)."""
-    return sorted(set(FLOAT_FORMATS) | set(MX_FORMATS) | set(ALIASES))
+    return sorted(set(FLOAT_FORMATS) | set(MX_FORMATS) | set(ALIASES) | set(MX_ALIASES))
 
 
 def format(spec: Union[str, Format]) -> Format:  # noqa: A001 - public name fixed by the design
@@ -201,7 +203,7 @@ def format(spec: Union[str, Format]) -> Format:  # noqa: A001 - public name fixe
             f"got {type(spec).__name__} {spec!r}."
         )
     key = spec.strip().lower()
-    key = ALIASES.get(key, key)
+    key = ALIASES.get(key, MX_ALIASES.get(key, key))
     if key in FLOAT_FORMATS:
         return FLOAT_FORMATS[key]
     if key in MX_FORMATS:

@@ -83,17 +83,6 @@ def _draw(mode, key, i):
 
 
 @nb.njit(inline="always", nogil=True)
-def _float_frac(a):
-    """``floor(a)`` and the decision inputs of the exact float ``0 <= a < 2**62``."""
-    kept = np.int64(a)
-    fr = a - np.float64(kept)  # exact
-    h = fr >= 0.5
-    rest = fr != 0.0 and fr != 0.5
-    thr = np.int64(math.floor(fr * _TWO62))  # fr * 2**62 is exact
-    return kept, h, rest, thr
-
-
-@nb.njit(inline="always", nogil=True)
 def _bitlen(m):
     n = 0
     while m > 0:
@@ -109,7 +98,15 @@ def _ratio_frac(r, d, stochastic):
     h = r2 >= d
     rest = r != 0 and r2 != d
     thr = np.int64(0)
-    if stochastic and r != 0:
+    if stochastic and r != 0 and d < (np.uint64(1) << np.uint64(53)):
+        # floor(r * 2**62 / d): a binary64 estimate within 2**9 + 1, corrected by the exact
+        # 128-bit remainder r * 2**62 - t * d (below 2**63 in magnitude)
+        t = np.int64(math.floor(np.float64(r) / np.float64(d) * _TWO62))
+        t = min(max(t, np.int64(0)), np.int64(_BIG) - 1)
+        hi, lo = _mul128(np.uint64(t), d)
+        rem = np.int64((r << np.uint64(62)) - lo)  # the true remainder fits: low 64 bits suffice
+        thr = t + rem // np.int64(d)
+    elif stochastic and r != 0:
         room = 63 - _bitlen(d)
         left = 62
         q = np.uint64(0)
@@ -236,6 +233,27 @@ def quantize_fixed(x, out, codes, want_codes, scale, wrap_span, cmin, cmax, bits
     return counts[:, 0].sum(), counts[:, 1].sum()
 
 
+@nb.njit(inline="always", nogil=True)
+def _fixed_one(v, a, i, out, codes, want_codes, step, cmin, cmax, mask, policy, stochastic, fl, key, offset):
+    """Round the magnitude ``a < 2**62`` (of ``v``'s sign) and store code and value."""
+    neg = v < 0.0
+    kept = np.int64(a)
+    fr = a - np.float64(kept)  # exact
+    h = fr >= 0.5
+    rest = fr != 0.0 and fr != 0.5
+    r62 = np.int64(0)
+    thr = np.int64(0)
+    if stochastic:
+        r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))
+        thr = np.int64(math.floor(fr * _TWO62))  # fr * 2**62 is exact
+    k = kept + decide_flags(fl, kept, h, rest, thr, neg, r62)
+    c, o = _range_code(-k if neg else k, cmin, cmax, mask, policy)
+    out[i] = np.float64(c) * step
+    if want_codes:
+        codes[i] = c
+    return o
+
+
 @nb.njit(**_JIT)
 def _fixed_chunk(x, out, codes, want_codes, scale, wrap_span, cmin, cmax, bits, policy, mode, key, offset,
                  start, stop, counts):
@@ -245,6 +263,7 @@ def _fixed_chunk(x, out, codes, want_codes, scale, wrap_span, cmin, cmax, bits, 
     fl = mode_flags(mode)
     bad = 0
     over = 0
+    far_count = 0
     for i in range(start, stop):
         v = np.float64(x[i])
         if not math.isfinite(v):
@@ -253,34 +272,20 @@ def _fixed_chunk(x, out, codes, want_codes, scale, wrap_span, cmin, cmax, bits, 
             if want_codes:
                 codes[i] = 0
             continue
-        neg = v < 0.0
-        a = abs(v) * scale  # exact: a power-of-two scaling (inf when far out of range)
+        a = abs(v) * scale  # exact: a power-of-two scaling (inf far out of range)
         far = a >= _TWO62
-        if far:
-            over += 1
-            if policy != WRAP:
-                c = cmin if neg else cmax
-                out[i] = np.float64(c) * step
-                if want_codes:
-                    codes[i] = c
-                continue
-            a = np.fmod(abs(v), wrap_span) * scale  # exact; the same code modulo 2**bits
-        kept = np.int64(a)
-        fr = a - np.float64(kept)  # exact
-        h = fr >= 0.5
-        rest = fr != 0.0 and fr != 0.5
-        r62 = np.int64(0)
-        thr = np.int64(0)
-        if stochastic:
-            r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))
-            thr = np.int64(math.floor(fr * _TWO62))  # fr * 2**62 is exact
-        k = kept + decide_flags(fl, kept, h, rest, thr, neg, r62)
-        c, o = _range_code(-k if neg else k, cmin, cmax, mask, policy)
-        if o and not far:
-            over += 1
-        out[i] = np.float64(c) * step
-        if want_codes:
-            codes[i] = c
+        far_count += far
+        # far values saturate through kept = 2**62 (a second pass wraps them exactly)
+        a = _TWO62 if far else a
+        over += _fixed_one(v, a, i, out, codes, want_codes, step, cmin, cmax, mask, policy, stochastic, fl, key,
+                           offset) | far
+    if far_count and policy == WRAP:
+        for i in range(start, stop):
+            v = np.float64(x[i])
+            if math.isfinite(v) and abs(v) * scale >= _TWO62:
+                a = np.fmod(abs(v), wrap_span) * scale  # exact; the same code modulo 2**bits
+                _fixed_one(v, a, i, out, codes, want_codes, step, cmin, cmax, mask, policy, stochastic, fl, key,
+                           offset)
     counts[0] = bad
     counts[1] = over
 
@@ -393,33 +398,75 @@ def fixed_fold(op, rows, f, out, partials, keep, cmin, cmax, bits, policy, mode,
 
 # ----------------------------------------------------------------------------- integers
 
+_LOW63 = np.int64(0x7FFFFFFFFFFFFFFF)
+_KEY_INF = np.int64(0x7FF0000000000000)  # the order key of +inf; -inf's is -_KEY_INF - 1
+
+
+@nb.njit(**_JIT)
+def _min_max_chunk(xbits, start, stop, out):
+    """Order keys (``b ^ ((b >> 63) & 0x7FF..F)``: signed integers ordered like the floats)
+    of the min and max of float64 bit patterns, 0.0 included: integer reductions vectorize."""
+    lo = np.int64(0)
+    hi = np.int64(0)
+    for i in range(start, stop):
+        b = xbits[i]
+        k = b ^ ((b >> 63) & _LOW63)
+        lo = k if k < lo else lo
+        hi = k if k > hi else hi
+    out[0] = lo
+    out[1] = hi
+
+
+@nb.njit(**_JIT)
+def _count_nonfinite(x):
+    bad = 0
+    for i in range(x.shape[0]):
+        bad += not math.isfinite(x[i])
+    return bad
+
+
+@nb.njit(**_JIT)
+def _key_to_float(k):
+    return np.array([k ^ ((k >> 63) & _LOW63)]).view(np.float64)[0]
+
+
+@nb.njit(**_JIT)
+def _finish_min_max(x, lo, hi):
+    if lo <= -_KEY_INF - 1 or hi >= _KEY_INF:  # an infinity or a NaN: count them for the message
+        return 0.0, 0.0, _count_nonfinite(x)
+    return _key_to_float(lo), _key_to_float(hi), 0
+
+
 @nb.njit(parallel=True, **_JIT)
-def min_max(x, chunks):
-    """``(min, max, non-finite count)`` of the flat array ``x`` (0, 0 for an empty one)."""
+def min_max(x):
+    """``(min(min x, 0), max(max x, 0), non-finite count)`` of the flat float64 array ``x``
+    (with a non-finite element, only the count is meaningful): the range always holds 0,
+    as calibration needs."""
+    xbits = x.view(np.int64)
     n = x.shape[0]
-    lo = np.full(chunks, np.inf)
-    hi = np.full(chunks, -np.inf)
-    bad = np.zeros(chunks, np.int64)
-    size = (n + chunks - 1) // chunks
-    for c in nb.prange(chunks):
-        a = np.inf
-        b = -np.inf
-        nb_bad = 0
-        for i in range(c * size, min(n, (c + 1) * size)):
-            v = np.float64(x[i])
-            if not math.isfinite(v):
-                nb_bad += 1
-                continue
-            a = min(a, v)
-            b = max(b, v)
-        lo[c] = a
-        hi[c] = b
-        bad[c] = nb_bad
-    a = lo.min()
-    b = hi.max()
-    if a > b:
-        return 0.0, 0.0, bad.sum()
-    return a, b, bad.sum()
+    nblk = (n + _CHUNK - 1) // _CHUNK
+    parts = np.zeros((nblk, 2), np.int64)
+    for blk in nb.prange(nblk):
+        _min_max_chunk(xbits, blk * _CHUNK, min(n, (blk + 1) * _CHUNK), parts[blk])
+    if nblk == 0:
+        return 0.0, 0.0, 0
+    return _finish_min_max(x, parts[:, 0].min(), parts[:, 1].max())
+
+
+@nb.njit(parallel=True, **_JIT)
+def block_min_max(x, inner, nblocks):
+    """:func:`min_max` of each run of ``inner`` consecutive elements of the flat float64
+    ``x`` (run ``b`` holds elements of channel ``b % channels``): three arrays."""
+    xbits = x.view(np.int64)
+    parts = np.zeros((nblocks, 2), np.int64)
+    for b in nb.prange(nblocks):
+        _min_max_chunk(xbits, b * inner, (b + 1) * inner, parts[b])
+    lo = np.empty(nblocks)
+    hi = np.empty(nblocks)
+    bad = np.zeros(nblocks)
+    for b in range(nblocks):
+        lo[b], hi[b], bad[b] = _finish_min_max(x[b * inner:(b + 1) * inner], parts[b, 0], parts[b, 1])
+    return lo, hi, bad
 
 
 @nb.njit(nogil=True)
@@ -427,12 +474,6 @@ def _int_slow(av, s, mode, neg, r62):
     """Exact rounding of ``av / s`` from the significands: ``(k, big)``."""
     m, e = _mantissa(av)
     ms, es = _mantissa(s)
-    while (ms & 1) == 0:
-        ms >>= 1
-        es += 1
-    while (m & 1) == 0:
-        m >>= 1
-        e += 1
     return round_ratio(mode, m, e - es, ms, neg, r62)
 
 
@@ -613,3 +654,218 @@ def fixed_matmul(a, b, fa, fb, fr, out, cmin, cmax, bits, policy, mode, key):
                 over += 1
         out[i, j] = acc
     return over
+
+
+# ----------------------------------------------------------------------------- fast paths
+# For the modes that binary64 has itself (nearest even, up, down, toward zero) and a
+# clamping overflow policy, the rounding is one rint/ceil/floor/trunc of an exact (or,
+# for integers, almost exact) quotient: branch-free loops that vectorize.
+
+@nb.njit(inline="always", nogil=True)
+def _to_int(y, mode):
+    """``y`` rounded to an integer with mode 1-4 (selects, no branches: the loops vectorize)."""
+    r = np.rint(y)
+    r = np.ceil(y) if mode == _UP else r
+    r = np.floor(y) if mode == _DOWN else r
+    return np.trunc(y) if mode == _ZERO else r
+
+
+@nb.njit(inline="always", nogil=True)
+def _clamp(c, lo, hi):
+    """``c`` clamped into ``[lo, hi]`` with selects (min/max carry NaN rules that stop
+    vectorization; a NaN passes through)."""
+    c = lo if c < lo else c
+    return hi if c > hi else c
+
+
+@nb.njit(**_JIT)
+def _fast_fixed_chunk(x, out, scale, lo, hi, mode, start, stop, counts):
+    step = 1.0 / scale
+    bad = 0
+    over = 0
+    for i in range(start, stop):
+        v = np.float64(x[i])
+        bad += not math.isfinite(v)
+        c = _to_int(v * scale, mode)  # v * scale is exact (inf beyond the range)
+        over += (c > hi) | (c < lo)
+        out[i] = _clamp(c, lo, hi) * step + 0.0  # + 0.0: fixed point has no -0
+    counts[0] = bad
+    counts[1] = over
+
+
+@nb.njit(parallel=True, **_JIT)
+def quantize_fixed_fast(x, out, scale, lo, hi, mode):
+    """:func:`quantize_fixed` for modes 1-4 with a clamping policy (``lo``, ``hi``: the code
+    range as floats): ``(non-finite count, overflow count)``; NaN inputs give garbage that
+    the caller must not keep."""
+    n = x.shape[0]
+    nblk = (n + _CHUNK - 1) // _CHUNK
+    counts = np.zeros((nblk, 2), np.int64)
+    for blk in nb.prange(nblk):
+        _fast_fixed_chunk(x, out, scale, lo, hi, mode, blk * _CHUNK, min(n, (blk + 1) * _CHUNK), counts[blk])
+    return counts[:, 0].sum(), counts[:, 1].sum()
+
+
+@nb.njit(**_JIT)
+def _fast_int_chunk(x, out, s, lo, hi, mode, start, stop, counts):
+    bad = 0
+    over = 0
+    doubtful = 0
+    for i in range(start, stop):
+        v = np.float64(x[i])
+        bad += not math.isfinite(v)
+        y = v / s
+        c = _to_int(y, mode)
+        f = y - np.floor(y)
+        # RN(v/s) is monotonic: only a quotient that is a grid point of the decision (an
+        # integer for the directed modes, a half-integer for nearest) may hide the exact one.
+        doubtful += (f == 0.5) if mode == _NEAREST_EVEN else ((f == 0.0) & (v != 0.0))
+        over += (c > hi) | (c < lo)
+        out[i] = s * _clamp(c, lo, hi) + 0.0
+    if doubtful:
+        for i in range(start, stop):
+            v = np.float64(x[i])
+            y = v / s
+            f = y - np.floor(y)
+            if math.isfinite(v) and ((f == 0.5) if mode == _NEAREST_EVEN else (f == 0.0 and v != 0.0)):
+                if abs(y) >= _TWO62:
+                    continue  # beyond every code: the clamp above is right
+                k, _ = _int_slow(abs(v), s, mode, v < 0.0, np.int64(0))
+                c = -np.float64(k) if v < 0.0 else np.float64(k)
+                out[i] = s * _clamp(c, lo, hi) + 0.0
+    counts[0] = bad
+    counts[1] = over
+
+
+@nb.njit(parallel=True, **_JIT)
+def quantize_int_fast(x, out, s, lo, hi, mode):
+    """:func:`quantize_int` per tensor for modes 1-4 with a clamping policy: the value
+    ``s * clamp(round(x / s), lo, hi)`` (``lo``, ``hi``: the code range minus the zero
+    point, as floats); ``x / s`` is rounded exactly. Returns ``(non-finite, overflow)``."""
+    n = x.shape[0]
+    nblk = (n + _CHUNK - 1) // _CHUNK
+    counts = np.zeros((nblk, 2), np.int64)
+    for blk in nb.prange(nblk):
+        _fast_int_chunk(x, out, s, lo, hi, mode, blk * _CHUNK, min(n, (blk + 1) * _CHUNK), counts[blk])
+    return counts[:, 0].sum(), counts[:, 1].sum()
+
+
+_P2_LO = -1100
+_POW2 = np.array([np.ldexp(1.0, q) for q in range(_P2_LO, 1024)], dtype=np.float64)
+
+
+@nb.njit(inline="always", nogil=True)
+def _pow2(k):
+    """``2.0**k`` for ``-1100 <= k <= 1023`` (a table: no libm call in the loops)."""
+    return _POW2[k - _P2_LO]
+
+
+@nb.njit(**_JIT)
+def _block_fast(x, xbits, out, exps, i, b, block, emax_elem, xmax_elem, ceil_rule, t, emin, negzero, mode):
+    """One block of :func:`block_quantize_fast`; returns 1 for a NaN block."""
+    j0 = b * block
+    j1 = min(x.shape[1], j0 + block)
+    amax = 0.0
+    finite = True
+    for j in range(j0, j1):
+        v = abs(np.float64(x[i, j]))
+        finite &= math.isfinite(v)
+        amax = max(amax, v if math.isfinite(v) else 0.0)
+    if not finite:
+        exps[i, b] = 128
+        for j in range(j0, j1):
+            out[i, j] = np.nan
+        return 1
+    if amax == 0.0:
+        e = -127
+    else:
+        e = _floor_log2(amax) - emax_elem
+        if e < -127:
+            e = -127
+        elif ceil_rule and e <= 127 and amax > xmax_elem * _pow2(e):
+            e += 1
+        if e > 127:
+            e = 127
+    exps[i, b] = e
+    back = _pow2(e)
+    zero = 0.0 if not negzero else -0.0  # adding +0.0 turns -0 into +0
+    for j in range(j0, j1):
+        v = np.float64(x[i, j])
+        # floor(log2|v|); a zero or float64 subnormal gets -1023, far below every element grid
+        ev = ((xbits[i, j] >> 52) & 0x7FF) - 1023
+        q = max(ev - e, emin) - (t - 1)  # the element's quantum is 2**q (times the block scale)
+        y = v * _pow2(-e - q)  # exact unless it underflows, and then far below 1
+        y = math.copysign(5e-324, v) if (y == 0.0 and v != 0.0) else y
+        m = _to_int(y, mode) * _pow2(q)
+        m = _clamp(m, -xmax_elem, xmax_elem) + zero
+        out[i, j] = m * back
+    return 0
+
+
+@nb.njit(parallel=True, **_JIT)
+def block_quantize_fast(x, xbits, out, exps, block, emax_elem, xmax_elem, ceil_rule, t, emin, negzero, mode):
+    """Block quantization of the rows of ``x`` (2-D, ``xbits`` its int64 view) in one pass,
+    for modes 1-4: the shared exponent as in :func:`block_scale`, then each element
+    rounded on its own grid (``t`` significant bits, the exponent floored at ``emin``:
+    gradual underflow; a fixed-point element ``fixed(2, f)`` is ``t = f + 2``,
+    ``emin = 1``) and clamped to ``±xmax_elem``. Returns the number of NaN blocks."""
+    rows, length = x.shape
+    nblk = (length + block - 1) // block
+    bad = np.zeros(rows * nblk, np.int64)
+    for tb in nb.prange(rows * nblk):
+        bad[tb] = _block_fast(x, xbits, out, exps, tb // nblk, tb % nblk, block, emax_elem, xmax_elem, ceil_rule,
+                              t, emin, negzero, mode)
+    return bad.sum()
+
+
+@nb.njit(parallel=True, **_JIT)
+def fixed_sqrt(codes, f, thr, out, cmin, cmax, bits, policy, mode, key):
+    """Correctly rounded square roots of fixed-point codes (``f`` fraction bits, the result
+    in the same grid): ``round(sqrt(c * 2**f))``, exactly. ``thr`` holds the stochastic
+    thresholds ``floor(frac * 2**62)`` (computed by the caller) for mode 5. Returns
+    ``(negative count, overflow count)``."""
+    n = codes.shape[0]
+    neg_count = 0
+    over = 0
+    fl = mode_flags(mode)
+    for i in nb.prange(n):
+        c = codes[i]
+        if c < 0:
+            neg_count += 1
+            out[i] = 0
+            continue
+        hi, lo = _mul128(np.uint64(c), np.uint64(1) << np.uint64(f)) if f < 63 else (np.uint64(0), np.uint64(0))
+        r = np.uint64(math.floor(math.sqrt(math.ldexp(np.float64(c), f))))  # c * 2**f is exact
+        for _ in range(4):  # r**2 <= N < (r + 1)**2, exactly
+            h2, l2 = _mul128(r, r)
+            if h2 > hi or (h2 == hi and l2 > lo):
+                r -= np.uint64(1)
+                continue
+            h3, l3 = _mul128(r + np.uint64(1), r + np.uint64(1))
+            if h3 < hi or (h3 == hi and l3 <= lo):
+                r += np.uint64(1)
+                continue
+            break
+        h2, l2 = _mul128(r, r)
+        rem = lo - l2  # N - r**2 < 2r + 1 < 2**55: exact modulo 2**64
+        r62 = _draw(mode, key, i)
+        up = decide_flags(fl, np.int64(r & np.uint64(1)), rem > r, rem != 0, thr[i], False, r62)
+        k = r + np.uint64(up)
+        cc, o = apply_overflow(k, False, False, cmin, cmax, bits, policy)
+        if o:
+            over += 1
+        out[i] = cc
+    return neg_count, over
+
+
+@nb.njit(parallel=True, **_JIT)
+def quantize_int_fast_blocks(x, out, inner, scales, los, his, mode):
+    """:func:`quantize_int_fast` per channel, for layouts whose runs of ``inner``
+    consecutive elements share a channel (run ``b`` is channel ``b % len(scales)``)."""
+    nch = scales.shape[0]
+    nblocks = x.shape[0] // inner
+    counts = np.zeros((nblocks, 2), np.int64)
+    for b in nb.prange(nblocks):
+        ch = b % nch
+        _fast_int_chunk(x, out, scales[ch], los[ch], his[ch], mode, b * inner, (b + 1) * inner, counts[b])
+    return counts[:, 0].sum(), counts[:, 1].sum()

@@ -54,29 +54,43 @@ def block_format(fmt, block_size: Optional[int] = None, scale_rule: Optional[str
     return f.replace(**changes) if changes else f
 
 
-def _encode(a: np.ndarray, f: BlockFormat, mode, seed, rng, axis: int):
-    """Rows along ``axis``: ``(elements, exponents)`` with the axis moved last."""
-    if a.ndim == 0:
-        a = a.reshape(1)
-    moved = np.moveaxis(a, axis, -1)
-    rows = np.ascontiguousarray(moved, dtype=np.float64).reshape(-1, moved.shape[-1])
+def _rows(a: np.ndarray, axis: int):
+    """``a`` with ``axis`` moved last, as C-contiguous float64 rows, and the moved shape."""
+    moved = np.moveaxis(a.reshape(1) if a.ndim == 0 else a, axis, -1)
+    return np.ascontiguousarray(moved, dtype=np.float64).reshape(-1, moved.shape[-1]), moved.shape
+
+
+def _quantize_rows(rows: np.ndarray, f: BlockFormat, mode, seed, rng, values=None):
+    """Quantized values (into ``values`` when given) and shared exponents of the blocks of
+    each row."""
     nblk = -(-rows.shape[1] // f.block_size)
-    scaled = np.empty_like(rows)
     exps = np.empty((rows.shape[0], nblk), np.int16)
-    K.block_scale(rows, f.block_size, f.emax_elem, f.element_max, f.scale_rule == "ceil", scaled, exps)
+    values = np.empty_like(rows) if values is None else values
     elem = f.element
-    flat_scaled = scaled.reshape(-1)
-    nan = np.isnan(flat_scaled)
-    if isinstance(elem, FixedFormat):
-        work = np.where(nan, 0.0, flat_scaled)
+    fixed = isinstance(elem, FixedFormat)
+    if int(mode) <= 4 and (fixed or elem.subnormal):  # one vectorized pass
+        t, emin = (elem.frac_bits + 2, 1) if fixed else (elem.t, elem.emin)
+        K.block_quantize_fast(rows, rows.view(np.int64), values, exps, f.block_size, f.emax_elem, f.element_max,
+                              f.scale_rule == "ceil", t, emin, not fixed and elem.negzero, int(mode))
+        return values, exps
+    K.block_scale(rows, f.block_size, f.emax_elem, f.element_max, f.scale_rule == "ceil", values, exps)
+    flat_values = values.reshape(-1)
+    if fixed:
+        nan = np.isnan(flat_values)
+        work = np.where(nan, 0.0, flat_values)
         sat = elem.replace(overflow="saturate")
         np.clip(work, -sat.max, sat.max, out=work)  # symmetric elements: clamp before rounding
         key = next_key(seed, rng) if mode.is_stochastic else np.uint64(0)
-        round_flat(work, sat, mode, key, False, flat_scaled)
-        flat_scaled[nan] = np.nan
+        round_flat(work, sat, mode, key, False, flat_values)
+        flat_values[nan] = np.nan
     else:
-        chop(flat_scaled, elem.replace(overflow="saturate"), mode, seed=seed, rng=rng, out=flat_scaled)
-    return scaled, exps, moved.shape
+        chop(flat_values, elem.replace(overflow="saturate"), mode, seed=seed, rng=rng, out=flat_values)
+    K.block_unscale(values, f.block_size, exps)
+    return values, exps
+
+
+def _restore(r: np.ndarray, moved_shape, axis: int, ndim: int) -> np.ndarray:
+    return np.moveaxis(r.reshape(moved_shape), -1, axis) if ndim else r.reshape(())
 
 
 def mx_encode(x: Any, fmt: Union[str, BlockFormat] = "mxfp8_e4m3", rmode: Union[int, str] = 1, *,
@@ -109,17 +123,15 @@ def mx_encode(x: Any, fmt: Union[str, BlockFormat] = "mxfp8_e4m3", rmode: Union[
     mode = rounding_mode(rmode)
     a, _ = as_float_array(x)
     axis = axis % max(a.ndim, 1)
-    scaled, exps, moved_shape = _encode(a, f, mode, seed, rng, axis)
-    values = scaled.copy()
-    K.block_unscale(values, f.block_size, exps)
-
-    def back(r, shape=moved_shape):
-        r = np.moveaxis(r.reshape(shape), -1, axis) if a.ndim else r.reshape(())
-        return r
-
-    elements = back(scaled).astype(a.dtype)
-    exps_out = np.moveaxis(exps.reshape(moved_shape[:-1] + (exps.shape[1],)), -1, axis) if a.ndim else exps.reshape(())
-    return BlockQuant(elements, exps_out, back(values).astype(a.dtype))
+    rows, moved_shape = _rows(a, axis)
+    values, exps = _quantize_rows(rows, f, mode, seed, rng)
+    scale = np.repeat(exps.astype(np.int64), f.block_size, axis=1)[:, : rows.shape[1]]
+    with np.errstate(invalid="ignore"):
+        elements = np.where(scale == 128, np.nan, np.ldexp(values, -np.minimum(scale, 127)))
+    exps_out = (np.moveaxis(exps.reshape(moved_shape[:-1] + (exps.shape[1],)), -1, axis) if a.ndim
+                else exps.reshape(()))
+    return BlockQuant(_restore(elements, moved_shape, axis, a.ndim).astype(a.dtype), exps_out,
+                      _restore(values, moved_shape, axis, a.ndim).astype(a.dtype))
 
 
 def quantize_mx(x: Any, fmt: Union[str, BlockFormat] = "mxfp8_e4m3", rmode: Union[int, str] = 1, *,
@@ -141,11 +153,13 @@ def quantize_mx(x: Any, fmt: Union[str, BlockFormat] = "mxfp8_e4m3", rmode: Unio
     mode = rounding_mode(rmode)
     a, back = as_float_array(x)
     dst = result_buffer(a, out)
-    ax = axis % max(a.ndim, 1)
-    scaled, exps, moved_shape = _encode(a, f, mode, seed, rng, ax)
-    K.block_unscale(scaled, f.block_size, exps)
-    result = np.moveaxis(scaled.reshape(moved_shape), -1, ax) if a.ndim else scaled.reshape(())
-    np.copyto(dst, result, casting="unsafe")
+    axis = axis % max(a.ndim, 1)
+    rows, moved_shape = _rows(a, axis)
+    if (axis == a.ndim - 1 or a.ndim == 0) and dst.dtype == np.float64 and dst.flags.c_contiguous:
+        _quantize_rows(rows, f, mode, seed, rng, dst.reshape(rows.shape))  # straight into the result
+        return back(dst)
+    values, _ = _quantize_rows(rows, f, mode, seed, rng)
+    np.copyto(dst, _restore(values, moved_shape, axis, a.ndim), casting="unsafe")
     return back(dst)
 
 

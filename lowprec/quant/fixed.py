@@ -29,6 +29,13 @@ def round_flat(a: np.ndarray, fmt: FixedFormat, mode: RoundingMode, key, want_co
     """Quantize the flat float array ``a``: ``(values, int64 codes or None)``; raises on
     NaN/inf and on overflow under ``"error"``."""
     values = np.empty(a.shape, a.dtype) if out is None else out
+    if not want_codes and int(mode) <= 4 and fmt.overflow != "wrap":  # vectorized fast path
+        bad, over = K.quantize_fixed_fast(a, values, float(2.0**fmt.frac_bits), float(fmt.code_min),
+                                          float(fmt.code_max), int(mode))
+        raise_nonfinite(bad, fmt)
+        if fmt.overflow == "error":
+            raise_overflow(over, fmt, fmt.min, fmt.max)
+        return values, None
     codes = np.empty(a.shape if want_codes else 1, np.int64)
     bad, over = K.quantize_fixed(
         a, values, codes, want_codes, float(2.0**fmt.frac_bits), float(2.0**fmt.int_bits), fmt.code_min,

@@ -26,8 +26,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lowprec as lp  # noqa: E402
+from sections import write_section  # noqa: E402
 
 BEGIN, END = "<!-- BEGIN lpfloat -->", "<!-- END lpfloat -->"
 
@@ -186,17 +188,6 @@ def report(rows, small, mm, lu, mm_n, elapsed) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, text: str) -> None:
-    old = path.read_text() if path.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        new = head + text + ("\n" + tail if tail else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--write", metavar="FILE", help="replace the LPFloat section of FILE")
@@ -212,7 +203,7 @@ def main(argv=None) -> int:
     text = report(rows, small, mm, lu, mm_n, time.perf_counter() - start)
     print(text)
     if args.write:
-        write_section(Path(args.write), text)
+        write_section(Path(args.write), "lpfloat", text)
         print(f"written to {args.write}")
     return 0
 

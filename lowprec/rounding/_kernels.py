@@ -545,6 +545,16 @@ _SAFE_HI = 2.0 ** 900
 
 
 @nb.njit(inline="always", nogil=True)
+def _settle(op, hi, lo):
+    """The residual of :func:`_exact_op_unscaled` ready for :func:`round_pair`: quotients
+    and roots get :func:`_inside` (the branch-free path never needs it: it only asks
+    whether ``lo`` is zero, and ``_inside`` keeps that)."""
+    if op == DIVIDE or op == SQRT:
+        return _inside(hi, lo)
+    return lo
+
+
+@nb.njit(inline="always", nogil=True)
 def _exact_op_unscaled(op, x, y, mode):
     """:func:`exact_op` without the ``frexp`` scaling when every operand and result lies
     in ``[2**-900, 2**900]`` (then no split overflows and no residual underflows), so
@@ -558,12 +568,12 @@ def _exact_op_unscaled(op, x, y, mode):
         q = x / y
         if _SAFE_LO < abs(x) < _SAFE_HI and _SAFE_LO < abs(y) < _SAFE_HI and _SAFE_LO < abs(q) < _SAFE_HI:
             p, e = two_prod(q, y)
-            return q, _inside(q, ((x - p) - e) / y), 0
+            return q, ((x - p) - e) / y, 0  # raw residual: see _settle
     elif op == SQRT:
         if _SAFE_LO < x < _SAFE_HI:
             r = math.sqrt(x)
             p, e = two_prod(r, r)
-            return r, _inside(r, ((x - p) - e) / (2.0 * r)), 0
+            return r, ((x - p) - e) / (2.0 * r), 0  # raw residual: see _settle
     return exact_op(op, x, y, mode)
 
 
@@ -592,8 +602,8 @@ def _binary_fast_body(op, a, b, out, obits, t, emin, subnormal, xmax, over_val, 
             if m2 <= top:
                 obits[i] = m2 | (bits & sign_bit)
                 continue
-        out[i] = round_pair(hi, lo, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
-                            mode, r62)
+        out[i] = round_pair(hi, _settle(op, hi, lo), sc, t, emin, subnormal, xmax, over_val, inf_val, negzero,
+                            signed, mode, r62)
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -622,8 +632,11 @@ def _binary_fast_body_2d(op, a, b, out, obits, t, emin, subnormal, xmax, over_va
     mask = (np.int64(1) << s) - 1
     half = np.int64(1) << (s - 1)
     rows, cols = out.shape
-    for i in nb.prange(rows):
-        for j in range(cols):
+    per_row = (cols + _BLOCK - 1) // _BLOCK
+    for blk in nb.prange(rows * per_row):  # blocks of a row: parallel whatever the shape
+        i = blk // per_row
+        j0 = (blk % per_row) * _BLOCK
+        for j in range(j0, min(cols, j0 + _BLOCK)):
             hi, lo, sc = _exact_op_unscaled(op, np.float64(a[i, j]), np.float64(b[i, j]), mode)
             r62 = np.int64(0)
             if stochastic:
@@ -637,8 +650,8 @@ def _binary_fast_body_2d(op, a, b, out, obits, t, emin, subnormal, xmax, over_va
                 if m2 <= top:
                     obits[i, j] = m2 | (bits & sign_bit)
                     continue
-            out[i, j] = round_pair(hi, lo, sc, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
-                                   mode, r62)
+            out[i, j] = round_pair(hi, _settle(op, hi, lo), sc, t, emin, subnormal, xmax, over_val, inf_val,
+                                   negzero, signed, mode, r62)
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -670,38 +683,44 @@ def _op_one(op, x, y, t, emin, subnormal, xmax, over_val, inf_val, negzero, sign
 @nb.njit(inline="always", nogil=True)
 def _exact_rows(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
                 offset, lo, hi, top, sign_bit, s, t1_flip):
-    """``out = round(a op b)`` row by row for operands whose sum/difference/product is
-    exact in binary64 (the caller checks the format). Per row: the binary64 results into
-    a scratch row, the branch-free rounding of :func:`_fast_bits` over it, the rare
+    """``out = round(a op b)`` for operands whose sum/difference/product is exact in
+    binary64 (the caller checks the format), in blocks of at most ``_BLOCK`` elements of
+    a row (the parallel unit, whatever the shape). Per block: the binary64 results into
+    a scratch block, the branch-free rounding of :func:`_fast_bits` over it, the rare
     others recomputed by the exact path (which also gives -0 for x - x rounded down),
-    then the row stored, so ``out`` may be the very same view as ``a`` or ``b``."""
+    then the block stored, so ``out`` may be the very same view as ``a`` or ``b``."""
     rows, cols = out.shape
-    for i in nb.prange(rows):
-        row = np.empty(cols)
+    per_row = (cols + _BLOCK - 1) // _BLOCK
+    for blk in nb.prange(rows * per_row):
+        i = blk // per_row
+        j0 = (blk % per_row) * _BLOCK
+        width = min(cols, j0 + _BLOCK) - j0
+        row = np.empty(width)
         row_bits = row.view(np.int64)
         if op == ADD:
-            for j in range(cols):
-                row[j] = np.float64(a[i, j]) + np.float64(b[i, j])
+            for j in range(width):
+                row[j] = np.float64(a[i, j0 + j]) + np.float64(b[i, j0 + j])
         elif op == SUBTRACT:
-            for j in range(cols):
-                row[j] = np.float64(a[i, j]) - np.float64(b[i, j])
+            for j in range(width):
+                row[j] = np.float64(a[i, j0 + j]) - np.float64(b[i, j0 + j])
         else:
-            for j in range(cols):
-                row[j] = np.float64(a[i, j]) * np.float64(b[i, j])
+            for j in range(width):
+                row[j] = np.float64(a[i, j0 + j]) * np.float64(b[i, j0 + j])
+        base = i * cols + j0 + offset
         nslow = 0
-        for j in range(cols):
-            r, slow = _fast_bits(row_bits[j], mode, s, lo, hi, top, sign_bit, key, i * cols + j + offset, t1_flip)
+        for j in range(width):
+            r, slow = _fast_bits(row_bits[j], mode, s, lo, hi, top, sign_bit, key, base + j, t1_flip)
             row_bits[j] = r
             nslow += np.int64(slow)
         if nslow:
-            for j in range(cols):
+            for j in range(width):
                 mag = row_bits[j] & (sign_bit - 1)
                 if lo <= mag and mag <= top:
                     continue
-                row[j] = _op_one(op, np.float64(a[i, j]), np.float64(b[i, j]), t, emin, subnormal, xmax,
-                                 over_val, inf_val, negzero, signed, mode, key, i * cols + j + offset)
-        for j in range(cols):
-            out[i, j] = row[j]
+                row[j] = _op_one(op, np.float64(a[i, j0 + j]), np.float64(b[i, j0 + j]), t, emin, subnormal, xmax,
+                                 over_val, inf_val, negzero, signed, mode, key, base + j)
+        for j in range(width):
+            out[i, j0 + j] = row[j]
 
 
 @nb.njit(parallel=True, **_JIT)

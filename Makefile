@@ -34,6 +34,10 @@ verify: $(VENV)/.test
 
 bench: $(VENV)/.bench
 	$(PY) benchmarks/bench_chop.py --write benchmarks/RESULTS.md
+	$(PY) benchmarks/bench_lpfloat.py --write benchmarks/RESULTS.md
+	$(PY) benchmarks/sections.py torch benchmarks/RESULTS.md -- $(PY) benchmarks/bench_torch.py --repeat 5
+	$(PY) benchmarks/sections.py jax benchmarks/RESULTS.md -- $(PY) benchmarks/bench_jax.py --repeat 3
+	$(PY) benchmarks/sections.py quant benchmarks/RESULTS.md -- $(PY) benchmarks/bench_quant.py --repeat 5
 
 clean:
 	rm -rf $(VENV) build *.egg-info

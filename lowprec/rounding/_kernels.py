@@ -723,6 +723,71 @@ def _exact_rows(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negz
             out[i, j0 + j] = row[j]
 
 
+@nb.njit(inline="always", nogil=True)
+def _sum_rows(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+              offset, lo, hi, top, sign_bit, s, t1_flip):
+    """``out = round(a + b)`` (or ``a - b``) for any binary64 operands, in blocks as
+    :func:`_exact_rows`: TwoSum gives the exact ``hi + lo`` over the block (vectorized),
+    the branch-free rounding of ``hi`` applies where it provably equals rounding
+    ``hi + lo`` (``lo == 0``, or a deterministic mode and ``hi``'s dropped bits neither 0
+    nor one half, see :func:`_binary_fast_body`), the others take the exact path."""
+    rows, cols = out.shape
+    per_row = (cols + _BLOCK - 1) // _BLOCK
+    stochastic = mode == _SR or mode == _SRU
+    mask = (np.int64(1) << s) - 1
+    half = np.int64(1) << (s - 1)
+    sign_y = 1.0 if op == ADD else -1.0
+    for blk in nb.prange(rows * per_row):
+        i = blk // per_row
+        j0 = (blk % per_row) * _BLOCK
+        width = min(cols, j0 + _BLOCK) - j0
+        row = np.empty(width)
+        err = np.empty(width)
+        flag = np.empty(width, np.bool_)
+        row_bits = row.view(np.int64)
+        for j in range(width):
+            x = np.float64(a[i, j0 + j])
+            y = sign_y * np.float64(b[i, j0 + j])
+            sm = x + y
+            bb = sm - x
+            row[j] = sm
+            err[j] = (x - (sm - bb)) + (y - bb)
+        base = i * cols + j0 + offset
+        nslow = 0
+        for j in range(width):
+            bits = row_bits[j]
+            rem = (bits & (sign_bit - 1)) & mask
+            inexact = (err[j] != 0.0) & (stochastic | (rem == 0) | (rem == half))
+            r, slow = _fast_bits(bits, mode, s, lo, hi, top, sign_bit, key, base + j, t1_flip)
+            row_bits[j] = r
+            flag[j] = slow | inexact
+            nslow += np.int64(slow | inexact)
+        if nslow:
+            for j in range(width):
+                if not flag[j]:
+                    continue
+                row[j] = _op_one(op, np.float64(a[i, j0 + j]), np.float64(b[i, j0 + j]), t, emin, subnormal, xmax,
+                                 over_val, inf_val, negzero, signed, mode, key, base + j)
+        for j in range(width):
+            out[i, j0 + j] = row[j]
+
+
+@nb.njit(parallel=True, **_JIT)
+def sum_op_2d(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key, offset,
+              lo, hi, top, sign_bit, s, t1_flip):
+    """``out[i, j] = round(a[i, j] +- b[i, j])`` for any operands, parallel over blocks."""
+    _sum_rows(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+              offset, lo, hi, top, sign_bit, s, t1_flip)
+
+
+@nb.njit(error_model="numpy", **_JIT)
+def sum_op_2d_serial(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+                     offset, lo, hi, top, sign_bit, s, t1_flip):
+    """:func:`sum_op_2d` on one thread."""
+    _sum_rows(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+              offset, lo, hi, top, sign_bit, s, t1_flip)
+
+
 @nb.njit(parallel=True, **_JIT)
 def exact_op_2d(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key, offset,
                 lo, hi, top, sign_bit, s, t1_flip):

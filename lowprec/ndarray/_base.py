@@ -150,3 +150,18 @@ def format_of(x) -> Optional[Any]:
 def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
     return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.strides == b.strides
             and a.shape == b.shape and a.dtype == b.dtype)
+
+
+def foreign(objs) -> bool:
+    """Whether another array type with its own ``__array_ufunc__`` (dask, ...) is among
+    ``objs``: it then takes precedence (NEP 13)."""
+    for x in objs:
+        f = getattr(type(x), "__array_ufunc__", None)
+        if f is not None and f is not np.ndarray.__array_ufunc__ and not isinstance(x, LPArray):
+            return True
+    return False
+
+
+def plain_out(out):
+    """A ufunc's ``out`` tuple with LP arrays replaced by their plain values."""
+    return None if out is None else tuple(_plain(o) for o in out)

@@ -35,7 +35,7 @@ from ..quant._common import raise_overflow, smallest_int_dtype
 from ..quant.fixed import fixed_format, round_flat
 from ..random import next_key
 from ..rounding import RoundingMode, rounding_mode
-from ._base import LPArray
+from ._base import LPArray, foreign, plain_out
 from ._functions import MUTATORS, PLAIN_RESULT, STRUCTURAL, UFUNC_ROUTED, _leaves, _map_data, _unwrap
 from ._ufuncs import EXACT, PREDICATE, ROUNDED
 
@@ -107,12 +107,12 @@ class LPFixed(LPArray):
         return cls._wrap(values_of(c.astype(np.int64), f), f, rounding_mode(rmode))
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
-        if _foreign(inputs + (out or ())):
+        if foreign(inputs + (out or ())):
             return NotImplemented
         kind = _category(ufunc)
         plain = [x.values if isinstance(x, LPArray) else x for x in inputs]
         if kind == "predicate":
-            return getattr(ufunc, method)(*plain, out=_plain_out(out), **kwargs)
+            return getattr(ufunc, method)(*plain, out=plain_out(out), **kwargs)
         if kind == "unsupported":
             raise UnsupportedOperationError(
                 f"np.{ufunc.__name__} is not defined for LPFixed; use np.asarray(x) to leave emulation.")
@@ -132,18 +132,6 @@ class LPFixed(LPArray):
 
 
 # ----------------------------------------------------------------------------- operands
-
-def _foreign(objs) -> bool:
-    for x in objs:
-        f = getattr(type(x), "__array_ufunc__", None)
-        if f is not None and f is not np.ndarray.__array_ufunc__ and not isinstance(x, LPArray):
-            return True
-    return False
-
-
-def _plain_out(out):
-    return None if out is None else tuple(o.values if isinstance(o, LPArray) else o for o in out)
-
 
 def _common(inputs, name: str):
     lps = [x for x in inputs if isinstance(x, LPArray)]

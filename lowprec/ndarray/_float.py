@@ -16,7 +16,7 @@ from ..random import next_key
 from ..rounding import RoundingMode, _kernels, rounding_mode
 from ..rounding.params import rounding_params
 from ._accumulate import fold, matmul
-from ._base import LPArray
+from ._base import LPArray, _plain, foreign, plain_out
 from ._ufuncs import CORRECTLY_ROUNDED, category
 
 
@@ -36,12 +36,12 @@ class LPFloat(LPArray):
         return chop(values.astype(self.dtype, copy=False), fmt, self._rmode)
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
-        if _foreign(inputs + (out or ())):
+        if foreign(inputs + (out or ())):
             return NotImplemented
         kind = category(ufunc)
         plain = [x.values if isinstance(x, LPArray) else x for x in inputs]
         if kind == "predicate":
-            return getattr(ufunc, method)(*plain, out=_plain_out(out), **kwargs)
+            return getattr(ufunc, method)(*plain, out=plain_out(out), **kwargs)
         if kind in ("integer_only", "unsupported"):
             raise UnsupportedOperationError(
                 f"np.{ufunc.__name__} is not defined for LPFloat (category {kind}); "
@@ -123,7 +123,7 @@ def _at(ufunc, inputs, kwargs):
         raise UnsupportedOperationError(f"np.{ufunc.__name__}.at: the target must be an LPFloat.")
     positions = np.arange(a.size).reshape(a.shape)[indices]
     flat = positions.reshape(-1)
-    other = np.broadcast_to(_plain_value(rest[0]), positions.shape).reshape(-1) if rest else None
+    other = np.broadcast_to(_plain(rest[0]), positions.shape).reshape(-1) if rest else None
     values = a.values
     pending = np.arange(flat.size)
     while pending.size:  # one batch per repetition of an index, in order
@@ -133,25 +133,6 @@ def _at(ufunc, inputs, kwargs):
         operands = (current,) if other is None else (current, other[batch])
         values.flat[flat[batch]] = getattr(ufunc(*operands), "values")
         pending = np.delete(pending, np.sort(first))
-
-
-def _plain_value(x):
-    return x.values if isinstance(x, LPArray) else x
-
-
-def _foreign(objs) -> bool:
-    """Another array type with its own protocol (dask, ...) takes precedence (NEP 13)."""
-    for x in objs:
-        f = getattr(type(x), "__array_ufunc__", None)
-        if f is not None and f is not np.ndarray.__array_ufunc__ and not isinstance(x, LPArray):
-            return True
-    return False
-
-
-def _plain_out(out):
-    if out is None:
-        return None
-    return tuple(o.values if isinstance(o, LPArray) else o for o in out)
 
 
 def _common(inputs, name: str):
@@ -356,7 +337,7 @@ def _fold(ufunc, method, a, fmt, mode, kwargs):
     keepdims = kwargs.pop("keepdims", False)
     initial = kwargs.pop("initial", np._NoValue)
     kwargs.pop("dtype", None)
-    where = _plain_value(kwargs.pop("where", True))
+    where = _plain(kwargs.pop("where", True))
     if where is not True:
         if method != "reduce":
             raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method}: where= is not supported.")
@@ -412,7 +393,7 @@ def _in_storage(result, dtype):
 
 def _deliver_one(result, out, fmt, mode, where=True):
     result = np.asarray(result)
-    where = _plain_value(where)
+    where = _plain(where)
     if out is None and where is not True:  # NumPy leaves the rest uninitialised; we give zeros
         out = LPFloat._wrap(np.zeros(result.shape, result.dtype), fmt, mode) if result.dtype.kind in "fc" \
             else np.zeros_like(result)

@@ -35,8 +35,8 @@ from ..quant._common import raise_overflow, smallest_int_dtype
 from ..quant.integer import calibrate, int_format, quantize_flat
 from ..random import next_key
 from ..rounding import RoundingMode, rounding_mode
-from ._base import LPArray
-from ._fixed import FIXED_PREDICATE, FIXED_ROUNDED, _foreign, _plain_out, array_function
+from ._base import LPArray, foreign, plain_out
+from ._fixed import FIXED_PREDICATE, FIXED_ROUNDED, array_function
 from ._ufuncs import EXACT
 
 INT_ARITH = {np.add: K.ADD, np.subtract: K.SUBTRACT, np.multiply: K.MULTIPLY, np.true_divide: K.DIVIDE}
@@ -138,11 +138,11 @@ class LPInt(LPArray):
 
     # -- ufuncs -----------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
-        if _foreign(inputs + (out or ())):
+        if foreign(inputs + (out or ())):
             return NotImplemented
         plain = [x.values if isinstance(x, LPArray) else x for x in inputs]
         if ufunc in FIXED_PREDICATE:
-            return getattr(ufunc, method)(*plain, out=_plain_out(out), **kwargs)
+            return getattr(ufunc, method)(*plain, out=plain_out(out), **kwargs)
         if ufunc not in INT_COMPUTED and ufunc is not np.matmul:
             raise UnsupportedOperationError(
                 f"np.{ufunc.__name__} is not defined for LPInt; use np.asarray(x) to leave emulation.")

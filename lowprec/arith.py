@@ -74,14 +74,14 @@ def binary(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, on_grid: bool = 
     if p.t >= 52:
         _arith.binary_op(op, a, b, out, *common)
         return out
-    if (on_grid and exact_in_binary64(op, p)) or op in (_arith.ADD, _arith.SUBTRACT):  # the row-wise kernels
+    if on_grid and exact_in_binary64(op, p):  # rows of the flat arrays through the row-wise exact kernel
         full = a.size - a.size % _ROW
         if full:
             binary_2d(op, a[:full].reshape(-1, _ROW), b[:full].reshape(-1, _ROW), p, mode, key,
-                      out[:full].reshape(-1, _ROW), on_grid=on_grid)
+                      out[:full].reshape(-1, _ROW))
         if full < a.size:
             binary_2d(op, a[full:].reshape(1, -1), b[full:].reshape(1, -1), p, mode, key,
-                      out[full:].reshape(1, -1), offset=full, on_grid=on_grid)
+                      out[full:].reshape(1, -1), offset=full)
         return out
     lo, hi, top = fast_range(p, np.dtype(np.float64))
     sign_bit = _SIGN64 if p.signed else np.int64(0)
@@ -96,8 +96,7 @@ def binary(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, on_grid: bool = 
 _ROW = 4096
 
 
-def binary_2d(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, out: np.ndarray, offset: int = 0,
-              on_grid: bool = True) -> np.ndarray:
+def binary_2d(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, out: np.ndarray, offset: int = 0) -> np.ndarray:
     """:func:`binary` for 2-D float64 arrays of one shape and any strides (broadcast
     views, slices) into the 2-D float64 ``out`` (which may be a view; it must not
     overlap ``a`` or ``b`` except by being the very same view). Needs ``p.t < 52`` and
@@ -108,10 +107,8 @@ def binary_2d(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, out: np.ndarr
     common = (p.t, p.emin, p.subnormal, p.xmax, p.overflow_value, p.inf_value, p.negzero, p.signed, int(mode), key,
               offset, lo, hi, top, sign_bit, 52 - (p.t - 1), flip)
     serial = out.size < _SERIAL_BELOW
-    if on_grid and exact_in_binary64(op, p):
+    if exact_in_binary64(op, p):
         (_arith.exact_op_2d_serial if serial else _arith.exact_op_2d)(op, a, b, out, *common)
-    elif op in (_arith.ADD, _arith.SUBTRACT):  # TwoSum over blocks: any operands
-        (_arith.sum_op_2d_serial if serial else _arith.sum_op_2d)(op, a, b, out, *common)
     else:
         (_arith.binary_op_2d_serial if serial else _arith.binary_op_2d)(op, a, b, out, out.view(np.int64), *common)
     return out

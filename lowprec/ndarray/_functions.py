@@ -149,12 +149,10 @@ def _rewrap(result, fmt, mode):
 
 def _structural(func, spec, args, kwargs):
     from ._float import _common, _weak, _deliver_one
-    lps = _leaves(list(_map_data(args, kwargs, spec, lambda x: x)[0]) + [kwargs], [])
     data_lps = []
     _map_data(args, kwargs, spec, lambda x: data_lps.append(x) if isinstance(x, LPArray) else None)
     if not data_lps:  # LP arrays only outside the data (say as a condition): leave emulation
         return func(*_unwrap(list(args)), **{k: _unwrap(v) for k, v in kwargs.items()})
-    del lps
     if func is np.pad and kwargs.get("mode", args[2] if len(args) > 2 else "constant") not in _PAD_MOVES:
         raise UnsupportedOperationError("np.pad of an LPFloat supports the modes that move values: "
                                         f"{sorted(_PAD_MOVES)}.")

@@ -61,20 +61,21 @@ _SERIAL_BELOW = 16384
 _SIGN64 = np.int64(-(2**63))
 
 
-def binary(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, on_grid: bool = False) -> np.ndarray:
-    """``round(a op b)`` for flat float64 arrays of one size: the one driver of the
-    correctly rounded kernels (``op`` is ``_kernels.ADD`` ... ``SQRT``; ``p`` the
+def binary(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, on_grid: bool = False,
+           out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``round(a op b)`` for flat float64 or float32 arrays of one size: the one driver of
+    the correctly rounded kernels (``op`` is ``_kernels.ADD`` ... ``SQRT``; ``p`` the
     :class:`~lowprec.rounding.params.RoundingParams`; ``key`` the stochastic stream).
     Formats narrower than binary64 take the kernel with the branch-free fast path;
     ``on_grid`` promises that the operands are values of the format (as in the emulated
-    array types), which lets ops exact in binary64 take the row-wise exact kernel."""
-    out = np.empty(a.size)
+    array types), which lets the ops of :func:`rounds_from_binary64` take the row-wise
+    kernel. ``out`` (flat, float64, or float32 when the format fits it) receives the
+    result; by default a new float64 array."""
+    if out is None:
+        out = np.empty(a.size)
     common = (p.t, p.emin, p.subnormal, p.xmax, p.overflow_value, p.inf_value, p.negzero, p.signed, int(mode),
               key, 0)
-    if p.t >= 52:
-        _arith.binary_op(op, a, b, out, *common)
-        return out
-    if on_grid and exact_in_binary64(op, p):  # rows of the flat arrays through the row-wise exact kernel
+    if on_grid and rounds_from_binary64(op, p, mode):  # rows of the flat arrays through the row-wise kernel
         full = a.size - a.size % _ROW
         if full:
             binary_2d(op, a[:full].reshape(-1, _ROW), b[:full].reshape(-1, _ROW), p, mode, key,
@@ -83,12 +84,18 @@ def binary(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, on_grid: bool = 
             binary_2d(op, a[full:].reshape(1, -1), b[full:].reshape(1, -1), p, mode, key,
                       out[full:].reshape(1, -1), offset=full)
         return out
-    lo, hi, top = fast_range(p, np.dtype(np.float64))
-    sign_bit = _SIGN64 if p.signed else np.int64(0)
-    s = 52 - (p.t - 1)
-    flip = -1 if p.t > 1 else (1022 + p.emin) & 1
-    kernel = _arith.binary_op_fast_serial if a.size < _SERIAL_BELOW else _arith.binary_op_fast
-    kernel(op, a, b, out, out.view(np.int64), *common, lo, hi, top, sign_bit, s, flip)
+    wide = out if out.dtype == np.float64 else np.empty(a.size)
+    if p.t >= 52:
+        _arith.binary_op(op, a, b, wide, *common)
+    else:
+        lo, hi, top = fast_range(p, np.dtype(np.float64))
+        sign_bit = _SIGN64 if p.signed else np.int64(0)
+        s = 52 - (p.t - 1)
+        flip = -1 if p.t > 1 else (1022 + p.emin) & 1
+        kernel = _arith.binary_op_fast_serial if a.size < _SERIAL_BELOW else _arith.binary_op_fast
+        kernel(op, a, b, wide, wide.view(np.int64), *common, lo, hi, top, sign_bit, s, flip)
+    if wide is not out:
+        out[...] = wide
     return out
 
 
@@ -97,20 +104,25 @@ _ROW = 4096
 
 
 def binary_2d(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, out: np.ndarray, offset: int = 0) -> np.ndarray:
-    """:func:`binary` for 2-D float64 arrays of one shape and any strides (broadcast
-    views, slices) into the 2-D float64 ``out`` (which may be a view; it must not
-    overlap ``a`` or ``b`` except by being the very same view). Needs ``p.t < 52`` and
-    operands that are values of the format (``on_grid``)."""
+    """:func:`binary` for 2-D float64 or float32 arrays of one shape and any strides
+    (broadcast views, slices) into the 2-D ``out`` (float64, or float32 when the format
+    fits it; it may be a view; it must not overlap ``a`` or ``b`` except by being the very
+    same view). Needs ``p.t < 52`` and operands that are values of the format
+    (``on_grid``)."""
     lo, hi, top = fast_range(p, np.dtype(np.float64))
     sign_bit = _SIGN64 if p.signed else np.int64(0)
     flip = -1 if p.t > 1 else (1022 + p.emin) & 1
     common = (p.t, p.emin, p.subnormal, p.xmax, p.overflow_value, p.inf_value, p.negzero, p.signed, int(mode), key,
               offset, lo, hi, top, sign_bit, 52 - (p.t - 1), flip)
     serial = out.size < _SERIAL_BELOW
-    if exact_in_binary64(op, p):
-        (_arith.exact_op_2d_serial if serial else _arith.exact_op_2d)(op, a, b, out, *common)
-    else:
-        (_arith.binary_op_2d_serial if serial else _arith.binary_op_2d)(op, a, b, out, out.view(np.int64), *common)
+    if rounds_from_binary64(op, p, mode):
+        check = op in (_arith.ADD, _arith.SUBTRACT) and not exact_in_binary64(op, p)
+        (_arith.row_op_2d_serial if serial else _arith.row_op_2d)(op, a, b, out, check, *common)
+        return out
+    wide = out if out.dtype == np.float64 else np.empty(out.shape)
+    (_arith.binary_op_2d_serial if serial else _arith.binary_op_2d)(op, a, b, wide, wide.view(np.int64), *common)
+    if wide is not out:
+        out[...] = wide
     return out
 
 
@@ -126,6 +138,29 @@ def exact_in_binary64(op: int, p) -> bool:
     if op == _arith.MULTIPLY:
         return 2 * p.t <= 53 and 2 * top_exp < 1000 and 2 * quantum > -1000
     return False
+
+
+@lru_cache(maxsize=512)
+def rounds_from_binary64(op: int, p, mode) -> bool:
+    """Whether the row-wise kernel may round ``op`` of two values of the format from the
+    binary64 result (plus, for sums, a TwoSum test of its exactness).
+
+    Sums and differences always (``t < 52``): an inexact binary64 sum is detected and
+    recomputed. Products when exact in binary64. Quotients and square roots of
+    ``t``-bit values in the deterministic modes when ``2t + 5 <= 53``: a quotient or
+    root that is not itself a value or midpoint of the format lies at a relative
+    distance of at least about ``2**-(2t + 3)`` from every value and midpoint, more than
+    binary64's rounding error ``2**-53``, so the binary64 result lies strictly inside
+    the same interval between them as the exact one (or on it, exactly) and every
+    deterministic mode rounds both alike. Stochastic modes need the exact residual.
+    """
+    if p.t >= 52:
+        return False
+    if op in (_arith.ADD, _arith.SUBTRACT):
+        return True
+    if op == _arith.MULTIPLY:
+        return exact_in_binary64(op, p)
+    return not mode.is_stochastic and 2 * p.t + 5 <= 53
 
 
 _DOC = """Correctly rounded {what} in a low-precision format.

@@ -58,6 +58,8 @@ LOWPREC: Dict[str, Callable] = {
     "add": arith.add, "subtract": arith.subtract, "multiply": arith.multiply, "divide": arith.divide,
     "sqrt": arith.sqrt, "fma": arith.fma,
 }
+#: The kernel codes of the operations :func:`grid_result` checks.
+GRID_OPS = {"add": 0, "subtract": 1, "multiply": 2, "divide": 3, "sqrt": 4}
 #: Number of operands of each operation.
 ARITY = {"add": 2, "subtract": 2, "multiply": 2, "divide": 2, "sqrt": 1, "fma": 3}
 #: Short family names.
@@ -204,6 +206,34 @@ def lowprec_result(op: str, xs: Sequence[np.ndarray], fmt, mode: int, subnormal:
                    seed: int = 0) -> np.ndarray:
     """lowprec's result of ``op`` on the operand arrays (``seed`` for stochastic modes)."""
     return np.asarray(LOWPREC[op](*xs, fmt, mode, subnormal=subnormal, seed=seed))
+
+
+def grid_result(op: str, xs: Sequence[np.ndarray], fmt, mode: int, subnormal: bool,
+                seed: int = 0) -> np.ndarray:
+    """lowprec's result of ``op`` through the path of the emulated array types (LPFloat,
+    LPTensor): :func:`lowprec.arith.binary` told that the operands are values of the
+    format, into storage of the operands' dtype; same key as :func:`lowprec_result`."""
+    from lowprec.rounding.modes import rounding_mode
+    from lowprec.rounding.params import rounding_params
+
+    f = fmt.replace(subnormal=bool(subnormal))
+    a = np.ascontiguousarray(xs[0])
+    b = np.ascontiguousarray(xs[1] if len(xs) > 1 else xs[0])
+    p = rounding_params(f, True, a.dtype)
+    m = rounding_mode(mode)
+    key = np.uint64(next_key(seed)) if m.is_stochastic else np.uint64(0)
+    out = np.empty(a.size, dtype=a.dtype)
+    return arith.binary(GRID_OPS[op], a, b, p, m, key, on_grid=True, out=out)
+
+
+def grid_mask(fmt, xs: Sequence[np.ndarray], subnormal: bool = True) -> np.ndarray:
+    """Which operand tuples consist of values of ``fmt`` (NaN and infinities included)."""
+    import lowprec as lp
+
+    keep = np.ones(np.shape(xs[0]), dtype=bool)
+    for x in xs:
+        keep &= same(lp.chop(np.asarray(x, np.float64), fmt, subnormal=subnormal), x)
+    return keep
 
 
 def oracle_result(exact: Sequence[Exact], fmt, mode: int, subnormal: bool, rbits=None,
@@ -411,11 +441,13 @@ def small_format(fmt, pairs: int, sr_pairs: int, fma_triples: int, rng: np.rando
     triples = tuple(rng.choice(v, size=fma_triples) for _ in range(3))
     out = []
     for op in ("add", "subtract", "multiply", "divide"):
-        out += exhaustive(fmt, op, xs, n_pairs)
         pick = rng.choice(n_pairs, size=min(sr_pairs, n_pairs), replace=False)
+        out += exhaustive(fmt, op, xs, n_pairs)
         out += stochastic(fmt, op, (xs[0][pick], xs[1][pick]), min(sr_pairs, n_pairs), seed)
+        out += grid_checks(fmt, op, xs, (xs[0][pick], xs[1][pick]), seed)
     out += exhaustive(fmt, "sqrt", (v,), n)
     out += stochastic(fmt, "sqrt", (v,), n, seed)
+    out += grid_checks(fmt, "sqrt", (v,), (v,), seed)
     out += exhaustive(fmt, "fma", triples, fma_triples)
     out += stochastic(fmt, "fma", tuple(x[:sr_pairs] for x in triples), sr_pairs, seed)
     return out
@@ -431,5 +463,29 @@ def wide_format(fmt, n: int, rng: np.random.Generator, seed: int) -> List[Check]
             with np.errstate(over="ignore", under="ignore", invalid="ignore"):
                 xs = tuple(x.astype(dtype) for x in hard_operands(fmt, op, n, rng))
             out += sampled(fmt, op, xs, n, seed)
+            if op in GRID_OPS:  # the emulated arrays' path, on the tuples of format values
+                out += grid_checks(fmt, op, xs, xs, seed, family=f"op-{SHORT[op]}-hard-grid", sample=True)
     return out
+
+
+def grid_checks(fmt, op: str, xs, sr_xs, seed: int, family=None, sample: bool = False) -> List[Check]:
+    """:func:`grid_result` (the emulated arrays' path) on the operand tuples whose operands
+    are all values of the format, with subnormals on and off: against the table oracle
+    (deterministic modes) and the mpmath oracle with the call's bits (stochastic), or all
+    modes against mpmath (``sample``)."""
+    family = family or f"op-{SHORT[op]}-grid"
+    out = []
+    for sub in (True, False):
+        keep = grid_mask(fmt, xs, sub)
+        kept = tuple(np.ascontiguousarray(x[keep]) for x in xs)
+        if sample:
+            out += sampled(fmt, op, kept, int(keep.sum()), seed, subnormals=(sub,), family=family,
+                           impl=grid_result)
+            continue
+        sr_keep = grid_mask(fmt, sr_xs, sub)
+        out += exhaustive(fmt, op, kept, int(keep.sum()), subnormals=(sub,), family=family, impl=grid_result)
+        out += stochastic(fmt, op, tuple(np.ascontiguousarray(x[sr_keep]) for x in sr_xs), int(sr_keep.sum()),
+                          seed, subnormals=(sub,), family=f"{family}-sr", impl=grid_result)
+    return out
+
 

@@ -681,14 +681,35 @@ def _op_one(op, x, y, t, emin, subnormal, xmax, over_val, inf_val, negzero, sign
 
 
 @nb.njit(inline="always", nogil=True)
-def _exact_rows(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
-                offset, lo, hi, top, sign_bit, s, t1_flip):
-    """``out = round(a op b)`` for operands whose sum/difference/product is exact in
-    binary64 (the caller checks the format), in blocks of at most ``_BLOCK`` elements of
-    a row (the parallel unit, whatever the shape). Per block: the binary64 results into
-    a scratch block, the branch-free rounding of :func:`_fast_bits` over it, the rare
-    others recomputed by the exact path (which also gives -0 for x - x rounded down),
-    then the block stored, so ``out`` may be the very same view as ``a`` or ``b``."""
+def _row_result(op, x, y):
+    """``x op y`` (``sqrt(x)`` for SQRT) rounded once by binary64 itself."""
+    if op == ADD:
+        return x + y
+    if op == SUBTRACT:
+        return x - y
+    if op == MULTIPLY:
+        return x * y
+    if op == DIVIDE:
+        return x / y
+    return np.sqrt(x)
+
+
+@nb.njit(inline="always", nogil=True)
+def _rows(op, a, b, out, check, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+          offset, lo, hi, top, sign_bit, s, t1_flip):
+    """``out = round(a op b)`` from the binary64 result of ``a op b``, for operands that are
+    values of the format and ops where that result decides the rounding (the caller,
+    :func:`lowprec.arith.rounds_from_binary64`, checks): it is exact, or (``check``, sums
+    and differences) its TwoSum error is tested here and any inexact element recomputed,
+    or (quotients and roots in deterministic modes, ``2t + 5 <= 53``) it provably lies in
+    the same open interval between the format's values and midpoints as the exact result.
+
+    In blocks of at most ``_BLOCK`` elements of a row (the parallel unit, whatever the
+    shape). Per block: the binary64 results into a scratch block, the branch-free
+    rounding of :func:`_fast_bits` over it, the rare others recomputed by the exact path
+    (which also gives -0 for x - x rounded down), then the block stored, so ``out`` may
+    be the very same view as ``a`` or ``b``, and float32 when the format fits it.
+    """
     rows, cols = out.shape
     per_row = (cols + _BLOCK - 1) // _BLOCK
     for blk in nb.prange(rows * per_row):
@@ -697,19 +718,20 @@ def _exact_rows(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negz
         width = min(cols, j0 + _BLOCK) - j0
         row = np.empty(width)
         row_bits = row.view(np.int64)
-        if op == ADD:
-            for j in range(width):
-                row[j] = np.float64(a[i, j0 + j]) + np.float64(b[i, j0 + j])
-        elif op == SUBTRACT:
-            for j in range(width):
-                row[j] = np.float64(a[i, j0 + j]) - np.float64(b[i, j0 + j])
-        else:
-            for j in range(width):
-                row[j] = np.float64(a[i, j0 + j]) * np.float64(b[i, j0 + j])
+        for j in range(width):
+            row[j] = _row_result(op, np.float64(a[i, j0 + j]), np.float64(b[i, j0 + j]))
         base = i * cols + j0 + offset
         nslow = 0
         for j in range(width):
             r, slow = _fast_bits(row_bits[j], mode, s, lo, hi, top, sign_bit, key, base + j, t1_flip)
+            if check:  # TwoSum: an inexact binary64 sum goes to the exact path (marked all ones)
+                x = np.float64(a[i, j0 + j])
+                y = np.float64(b[i, j0 + j]) if op == ADD else -np.float64(b[i, j0 + j])
+                sm = row[j]
+                bb = sm - x
+                inexact = (x - (sm - bb)) + (y - bb) != 0.0
+                r = np.int64(-1) if inexact else r
+                slow = slow | inexact
             row_bits[j] = r
             nslow += np.int64(slow)
         if nslow:
@@ -723,20 +745,20 @@ def _exact_rows(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negz
             out[i, j0 + j] = row[j]
 
 
-@nb.njit(parallel=True, **_JIT)
-def exact_op_2d(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key, offset,
-                lo, hi, top, sign_bit, s, t1_flip):
-    """``out[i, j] = round(a[i, j] op b[i, j])`` for ops exact in binary64, parallel over rows."""
-    _exact_rows(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
-                        offset, lo, hi, top, sign_bit, s, t1_flip)
+@nb.njit(parallel=True, error_model="numpy", **_JIT)
+def row_op_2d(op, a, b, out, check, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+              offset, lo, hi, top, sign_bit, s, t1_flip):
+    """``out[i, j] = round(a[i, j] op b[i, j])`` through :func:`_rows`, parallel over blocks."""
+    _rows(op, a, b, out, check, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+          offset, lo, hi, top, sign_bit, s, t1_flip)
 
 
 @nb.njit(error_model="numpy", **_JIT)
-def exact_op_2d_serial(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
-                       offset, lo, hi, top, sign_bit, s, t1_flip):
-    """:func:`exact_op_2d` on one thread."""
-    _exact_rows(op, a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
-                        offset, lo, hi, top, sign_bit, s, t1_flip)
+def row_op_2d_serial(op, a, b, out, check, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode,
+                     key, offset, lo, hi, top, sign_bit, s, t1_flip):
+    """:func:`row_op_2d` on one thread."""
+    _rows(op, a, b, out, check, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+          offset, lo, hi, top, sign_bit, s, t1_flip)
 
 
 @nb.njit(parallel=True, **_JIT)

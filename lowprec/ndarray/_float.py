@@ -193,7 +193,7 @@ def _target(out, fmt, where):
     if out is None or len(out) != 1 or where is not True:
         return None
     o = out[0]
-    return o.values if isinstance(o, LPFloat) and o.format == fmt and o.dtype == np.float64 else None
+    return o.values if isinstance(o, LPFloat) and o.format == fmt and o.dtype in (np.float64, np.float32) else None
 
 
 def _call(ufunc, kind, args, fmt, mode, dtype, kwargs, target=None):
@@ -213,28 +213,42 @@ def _call(ufunc, kind, args, fmt, mode, dtype, kwargs, target=None):
     else:
         with np.errstate(all="ignore"):
             raw = ufunc(*args)
-        result = tuple(_round_to(r, fmt, mode) for r in raw) if isinstance(raw, tuple) else _round_to(raw, fmt, mode)
+        # Exact ufuncs (abs, maximum, floor, ...) give values of the format: their rounding
+        # is the identity and takes no key from the global stream (as on LPTensor).
+        seed = 0 if kind == "exact" else None
+        result = tuple(_round_to(r, fmt, mode, seed) for r in raw) if isinstance(raw, tuple) \
+            else _round_to(raw, fmt, mode, seed)
     return result
 
 
 def _exact_then_round(op, args, fmt, mode, dtype, target=None):
-    """The correctly rounded ``op`` of the operands; written into ``target`` (a float64
-    array of the result's shape) when one is given and usable."""
-    a = np.asarray(args[0], dtype=np.float64)
-    b = np.asarray(args[1] if len(args) > 1 else args[0], dtype=np.float64)
+    """The correctly rounded ``op`` of the operands; written into ``target`` (an array of
+    the result's shape and dtype) when one is given and usable. float32 operands of a
+    float32 result stay float32 from end to end (the kernels read and write it)."""
+    real = _kernel_dtype(args, dtype)
+    a = np.asarray(args[0], dtype=real)
+    b = np.asarray(args[1] if len(args) > 1 else args[0], dtype=real)
     shape = a.shape if a.shape == b.shape else np.broadcast_shapes(a.shape, b.shape)
     p = rounding_params(fmt, True, dtype)
     key = next_key() if mode.is_stochastic else np.uint64(0)
     if len(shape) <= 2 and p.t < 52:  # strided 2-D kernel: no contiguous copies
         shape2 = (1,) * (2 - len(shape)) + shape
         a2, b2 = _as_2d(a, shape, shape2), _as_2d(b, shape, shape2)
-        out = target if _usable(target, shape, a, b) else np.empty(shape2)
+        out = target if _usable(target, shape, real, a, b) else np.empty(shape2, dtype=real)
         binary_2d(op, a2, b2, p, mode, key, out.reshape(shape2))
         return out.reshape(shape) if out.dtype == dtype or out is target else out.reshape(shape).astype(dtype)
     a = np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
     b = np.ascontiguousarray(np.broadcast_to(b, shape)).reshape(-1)
-    out = binary(op, a, b, p, mode, key, on_grid=True)
+    out = binary(op, a, b, p, mode, key, on_grid=True, out=np.empty(a.size, dtype=real))
     return out.reshape(shape).astype(dtype, copy=False)
+
+
+def _kernel_dtype(args, dtype) -> np.dtype:
+    """float32 when the result is float32 and every operand array is float32 (one kernel
+    signature, no conversion passes); float64 otherwise."""
+    if dtype == np.float32 and all(getattr(x, "dtype", None) == np.float32 for x in args):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
 
 
 def _complex_op(ufunc, args, fmt, mode, dtype):
@@ -282,10 +296,11 @@ def _as_2d(x, shape, shape2):
     return np.broadcast_to(x, shape).reshape(shape2)
 
 
-def _usable(target, shape, *operands) -> bool:
-    """Whether the kernel may write straight into ``target``: float64, the result's
-    shape, writeable, and overlapping an operand only as the very same view."""
-    if target is None or target.dtype != np.float64 or target.shape != shape or not target.flags.writeable:
+def _usable(target, shape, real, *operands) -> bool:
+    """Whether the kernel may write straight into ``target``: of the kernel's dtype
+    ``real``, the result's shape, writeable, and overlapping an operand only as the very
+    same view."""
+    if target is None or target.dtype != real or target.shape != shape or not target.flags.writeable:
         return False
     if target.ndim < 2 and len(shape) == 2:
         return False

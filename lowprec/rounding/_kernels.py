@@ -681,17 +681,41 @@ def _op_one(op, x, y, t, emin, subnormal, xmax, over_val, inf_val, negzero, sign
 
 
 @nb.njit(inline="always", nogil=True)
-def _row_result(op, x, y):
-    """``x op y`` (``sqrt(x)`` for SQRT) rounded once by binary64 itself."""
+def _binary64_results(op, a, b, row):
+    """``row = a op b`` (``sqrt(a)`` for SQRT) rounded by binary64 itself; one loop per op
+    so that each vectorizes."""
     if op == ADD:
-        return x + y
-    if op == SUBTRACT:
-        return x - y
-    if op == MULTIPLY:
-        return x * y
-    if op == DIVIDE:
-        return x / y
-    return np.sqrt(x)
+        for j in range(row.size):
+            row[j] = np.float64(a[j]) + np.float64(b[j])
+    elif op == SUBTRACT:
+        for j in range(row.size):
+            row[j] = np.float64(a[j]) - np.float64(b[j])
+    elif op == MULTIPLY:
+        for j in range(row.size):
+            row[j] = np.float64(a[j]) * np.float64(b[j])
+    elif op == DIVIDE:
+        for j in range(row.size):
+            row[j] = np.float64(a[j]) / np.float64(b[j])
+    else:
+        for j in range(row.size):
+            row[j] = np.sqrt(np.float64(a[j]))
+
+
+@nb.njit(inline="always", nogil=True)
+def _mark_inexact_sums(op, a, b, row_bits):
+    """Mark (all ones, outside every fast range) the elements whose binary64 sum or
+    difference is inexact (TwoSum error nonzero); returns how many."""
+    sign = 1.0 if op == ADD else -1.0
+    marked = 0
+    for j in range(row_bits.size):
+        x = np.float64(a[j])
+        y = sign * np.float64(b[j])
+        sm = x + y
+        bb = sm - x
+        inexact = (x - (sm - bb)) + (y - bb) != 0.0
+        row_bits[j] = np.int64(-1) if inexact else row_bits[j]
+        marked += np.int64(inexact)
+    return marked
 
 
 @nb.njit(inline="always", nogil=True)
@@ -705,44 +729,41 @@ def _rows(op, a, b, out, check, t, emin, subnormal, xmax, over_val, inf_val, neg
     the same open interval between the format's values and midpoints as the exact result.
 
     In blocks of at most ``_BLOCK`` elements of a row (the parallel unit, whatever the
-    shape). Per block: the binary64 results into a scratch block, the branch-free
-    rounding of :func:`_fast_bits` over it, the rare others recomputed by the exact path
-    (which also gives -0 for x - x rounded down), then the block stored, so ``out`` may
-    be the very same view as ``a`` or ``b``, and float32 when the format fits it.
+    shape), each pass a simple loop over 1-D slices (so it vectorizes): the binary64
+    results into a scratch block, the branch-free rounding of :func:`_fast_bits`, the
+    exactness test, the rare others recomputed by the exact path (which also gives -0
+    for x - x rounded down), then the block stored, so ``out`` may be the very same view
+    as ``a`` or ``b``, and float32 when the format fits it.
     """
     rows, cols = out.shape
     per_row = (cols + _BLOCK - 1) // _BLOCK
     for blk in nb.prange(rows * per_row):
         i = blk // per_row
         j0 = (blk % per_row) * _BLOCK
-        width = min(cols, j0 + _BLOCK) - j0
-        row = np.empty(width)
+        j1 = min(cols, j0 + _BLOCK)
+        ar = a[i, j0:j1]
+        br = b[i, j0:j1]
+        row = np.empty(j1 - j0)
         row_bits = row.view(np.int64)
-        for j in range(width):
-            row[j] = _row_result(op, np.float64(a[i, j0 + j]), np.float64(b[i, j0 + j]))
+        _binary64_results(op, ar, br, row)
         base = i * cols + j0 + offset
         nslow = 0
-        for j in range(width):
+        for j in range(row.size):
             r, slow = _fast_bits(row_bits[j], mode, s, lo, hi, top, sign_bit, key, base + j, t1_flip)
-            if check:  # TwoSum: an inexact binary64 sum goes to the exact path (marked all ones)
-                x = np.float64(a[i, j0 + j])
-                y = np.float64(b[i, j0 + j]) if op == ADD else -np.float64(b[i, j0 + j])
-                sm = row[j]
-                bb = sm - x
-                inexact = (x - (sm - bb)) + (y - bb) != 0.0
-                r = np.int64(-1) if inexact else r
-                slow = slow | inexact
             row_bits[j] = r
             nslow += np.int64(slow)
+        if check:
+            nslow += _mark_inexact_sums(op, ar, br, row_bits)
         if nslow:
-            for j in range(width):
+            for j in range(row.size):
                 mag = row_bits[j] & (sign_bit - 1)
                 if lo <= mag and mag <= top:
                     continue
-                row[j] = _op_one(op, np.float64(a[i, j0 + j]), np.float64(b[i, j0 + j]), t, emin, subnormal, xmax,
+                row[j] = _op_one(op, np.float64(ar[j]), np.float64(br[j]), t, emin, subnormal, xmax,
                                  over_val, inf_val, negzero, signed, mode, key, base + j)
-        for j in range(width):
-            out[i, j0 + j] = row[j]
+        orow = out[i, j0:j1]
+        for j in range(row.size):
+            orow[j] = row[j]
 
 
 @nb.njit(parallel=True, error_model="numpy", **_JIT)

@@ -160,23 +160,40 @@ def _round(x: torch.Tensor, fmt, mode, grad=None) -> torch.Tensor:
 
 def elementwise(op: int, a: torch.Tensor, b: torch.Tensor, fmt: FloatFormat, mode: RoundingMode,
                 on_grid: bool = False) -> torch.Tensor:
-    """``round(a op b)`` correctly rounded (``b`` ignored by ``SQRT``), float64 out, for
-    float32 or float64 tensors of one shape and dtype: the numba kernels of
-    :func:`lowprec.arith.binary` on CPU tensors (float32 read as is, no conversion pass),
-    :func:`lowprec.rounding.array_api.round_op` on float64 elsewhere."""
-    params = params_for(fmt, True, torch.float64)
+    """``round(a op b)`` correctly rounded (``b`` ignored by ``SQRT``) for float32 or
+    float64 tensors of one shape and dtype, in that dtype: the numba kernels of
+    :func:`lowprec.arith.binary` on CPU tensors (read and written in place, no
+    conversion pass, broadcast views of at most two dimensions without copies),
+    :func:`lowprec.rounding.array_api.round_op` in float64 elsewhere."""
+    params = params_for(fmt, True, a.dtype)
     if a.device.type == "cpu":
-        from ..arith import binary
-
-        key = call_key() if mode.is_stochastic else 0
-        flat_a = a.detach().contiguous().reshape(-1).numpy()
-        flat_b = b.detach().contiguous().reshape(-1).numpy()
-        with serial_if_small(flat_a.size):
-            out = binary(op, flat_a, flat_b, params, mode, np.uint64(key), on_grid=on_grid)
-        return torch.from_numpy(out).reshape(a.shape)
+        return _elementwise_cpu(op, a.detach(), b.detach(), params, mode, on_grid)
     r62 = random62(a.shape, a.device) if mode.is_stochastic else None
-    a, b = a.to(torch.float64), b.to(torch.float64)
-    return round_op(op, a, b, params, mode, r62, ops=TORCH_OPS)
+    wide = round_op(op, a.to(torch.float64), b.to(torch.float64), params_for(fmt, True, torch.float64), mode, r62,
+                    ops=TORCH_OPS)
+    return wide.to(a.dtype)
+
+
+def _elementwise_cpu(op, a, b, params, mode, on_grid):
+    from ..arith import binary, binary_2d
+
+    key = np.uint64(call_key() if mode.is_stochastic else 0)
+    out = torch.empty(a.shape, dtype=a.dtype)
+    with serial_if_small(out.numel()):
+        if on_grid and a.dim() <= 2 and params.t < 52 and out.numel():  # strided views, no copies
+            binary_2d(op, _numpy_2d(a), _numpy_2d(b), params, mode, key, _numpy_2d(out))
+            return out
+        flat_a = a.contiguous().reshape(-1).numpy()
+        flat_b = b.contiguous().reshape(-1).numpy()
+        binary(op, flat_a, flat_b, params, mode, key, on_grid=on_grid, out=out.numpy().reshape(-1))
+    return out
+
+
+def _numpy_2d(t: torch.Tensor) -> np.ndarray:
+    """A 2-D NumPy view of a CPU tensor of at most two dimensions (strides kept, the
+    zero strides of broadcast views included; leading unit axes never copy)."""
+    view = t.numpy()
+    return view.reshape((1,) * (2 - view.ndim) + view.shape)
 
 
 # ------------------------------------------------------------------ the class

@@ -16,6 +16,7 @@ import numpy as np
 from .chop import fast_range, make_spec
 from .errors import UnsupportedTypeError
 from .rounding import _kernels as _arith
+from .rounding.modes import RoundingMode
 from .rounding.params import rounding_params
 from .rounding.reference import round_value
 
@@ -107,7 +108,7 @@ def binary_2d(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, out: np.ndarr
     """:func:`binary` for 2-D float64 or float32 arrays of one shape and any strides
     (broadcast views, slices) into the 2-D ``out`` (float64, or float32 when the format
     fits it; it may be a view; it must not overlap ``a`` or ``b`` except by being the very
-    same view). Needs ``p.t < 52`` and operands that are values of the format
+    same view, e.g. in-place ``a += b``). Needs ``p.t < 52`` and operands that are values of the format
     (``on_grid``)."""
     lo, hi, top = fast_range(p, np.dtype(np.float64))
     sign_bit = _SIGN64 if p.signed else np.int64(0)
@@ -117,7 +118,16 @@ def binary_2d(op: int, a: np.ndarray, b: np.ndarray, p, mode, key, out: np.ndarr
     serial = out.size < _SERIAL_BELOW
     if rounds_from_binary64(op, p, mode):
         check = op in (_arith.ADD, _arith.SUBTRACT) and not exact_in_binary64(op, p)
-        (_arith.row_op_2d_serial if serial else _arith.row_op_2d)(op, a, b, out, check, *common)
+        # A zero sum, difference, (exact) product or root is exact in binary64, with the
+        # right sign except for x - x rounded down; a zero quotient may be an underflow.
+        zero_ok = bool(p.negzero and p.signed and mode != RoundingMode.DOWN and op != _arith.DIVIDE)
+        kernel = _arith.row_op_2d_serial if serial else _arith.row_op_2d
+        if np.may_share_memory(out, a) or np.may_share_memory(out, b):  # the kernel re-reads operands
+            result = np.empty(out.shape, dtype=out.dtype)
+            kernel(op, a, b, result, check, zero_ok, *common)
+            out[...] = result
+        else:
+            kernel(op, a, b, out, check, zero_ok, *common)
         return out
     wide = out if out.dtype == np.float64 else np.empty(out.shape)
     (_arith.binary_op_2d_serial if serial else _arith.binary_op_2d)(op, a, b, wide, wide.view(np.int64), *common)

@@ -702,24 +702,20 @@ def _binary64_results(op, a, b, row):
 
 
 @nb.njit(inline="always", nogil=True)
-def _mark_inexact_sums(op, a, b, row_bits):
-    """Mark (all ones, outside every fast range) the elements whose binary64 sum or
-    difference is inexact (TwoSum error nonzero); returns how many."""
+def _inexact_sums(op, a, b, flags):
+    """``flags[j] = 1`` where the binary64 sum or difference of ``a[j]`` and ``b[j]`` is
+    inexact (TwoSum error nonzero), else 0."""
     sign = 1.0 if op == ADD else -1.0
-    marked = 0
-    for j in range(row_bits.size):
+    for j in range(flags.size):
         x = np.float64(a[j])
         y = sign * np.float64(b[j])
         sm = x + y
         bb = sm - x
-        inexact = (x - (sm - bb)) + (y - bb) != 0.0
-        row_bits[j] = np.int64(-1) if inexact else row_bits[j]
-        marked += np.int64(inexact)
-    return marked
+        flags[j] = np.int64((x - (sm - bb)) + (y - bb) != 0.0)
 
 
 @nb.njit(inline="always", nogil=True)
-def _rows(op, a, b, out, check, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+def _rows(op, a, b, out, check, zero_ok, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
           offset, lo, hi, top, sign_bit, s, t1_flip):
     """``out = round(a op b)`` from the binary64 result of ``a op b``, for operands that are
     values of the format and ops where that result decides the rounding (the caller,
@@ -727,13 +723,17 @@ def _rows(op, a, b, out, check, t, emin, subnormal, xmax, over_val, inf_val, neg
     and differences) its TwoSum error is tested here and any inexact element recomputed,
     or (quotients and roots in deterministic modes, ``2t + 5 <= 53``) it provably lies in
     the same open interval between the format's values and midpoints as the exact result.
+    ``zero_ok``: a zero binary64 result is exact and keeps binary64's sign (the caller
+    checks: the format has -0, the mode is not round-down, where x - x is -0, and the op
+    cannot underflow to zero); otherwise zeros take the exact path.
 
     In blocks of at most ``_BLOCK`` elements of a row (the parallel unit, whatever the
-    shape), each pass a simple loop over 1-D slices (so it vectorizes): the binary64
-    results into a scratch block, the branch-free rounding of :func:`_fast_bits`, the
-    exactness test, the rare others recomputed by the exact path (which also gives -0
-    for x - x rounded down), then the block stored, so ``out`` may be the very same view
-    as ``a`` or ``b``, and float32 when the format fits it.
+    shape), each pass a simple branch-free loop over 1-D slices (so it vectorizes): the
+    binary64 results into a scratch block, the exactness test of sums, the rounding of
+    :func:`_fast_bits` stored into ``out`` (float32 when the format fits it), then the
+    rare others recomputed from the operands by the exact path (which also gives -0 for
+    x - x rounded down). So ``out`` must not overlap ``a`` or ``b``
+    (:func:`lowprec.arith.binary_2d` sees to it).
     """
     rows, cols = out.shape
     per_row = (cols + _BLOCK - 1) // _BLOCK
@@ -745,40 +745,41 @@ def _rows(op, a, b, out, check, t, emin, subnormal, xmax, over_val, inf_val, neg
         br = b[i, j0:j1]
         row = np.empty(j1 - j0)
         row_bits = row.view(np.int64)
+        inexact = np.zeros(j1 - j0, dtype=np.int64)
         _binary64_results(op, ar, br, row)
+        if check:
+            _inexact_sums(op, ar, br, inexact)
         base = i * cols + j0 + offset
+        orow = out[i, j0:j1]
         nslow = 0
         for j in range(row.size):
-            r, slow = _fast_bits(row_bits[j], mode, s, lo, hi, top, sign_bit, key, base + j, t1_flip)
+            bits = row_bits[j]
+            r, slow = _fast_bits(bits, mode, s, lo, hi, top, sign_bit, key, base + j, t1_flip)
             row_bits[j] = r
+            slow = (slow & ~(zero_ok & ((bits & (sign_bit - 1)) == 0))) | (inexact[j] != 0)  # branch free
+            orow[j] = row[j]
+            inexact[j] = np.int64(slow)
             nslow += np.int64(slow)
-        if check:
-            nslow += _mark_inexact_sums(op, ar, br, row_bits)
         if nslow:
             for j in range(row.size):
-                mag = row_bits[j] & (sign_bit - 1)
-                if lo <= mag and mag <= top:
-                    continue
-                row[j] = _op_one(op, np.float64(ar[j]), np.float64(br[j]), t, emin, subnormal, xmax,
-                                 over_val, inf_val, negzero, signed, mode, key, base + j)
-        orow = out[i, j0:j1]
-        for j in range(row.size):
-            orow[j] = row[j]
+                if inexact[j]:
+                    orow[j] = _op_one(op, np.float64(ar[j]), np.float64(br[j]), t, emin, subnormal, xmax,
+                                      over_val, inf_val, negzero, signed, mode, key, base + j)
 
 
 @nb.njit(parallel=True, error_model="numpy", **_JIT)
-def row_op_2d(op, a, b, out, check, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
-              offset, lo, hi, top, sign_bit, s, t1_flip):
+def row_op_2d(op, a, b, out, check, zero_ok, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode,
+              key, offset, lo, hi, top, sign_bit, s, t1_flip):
     """``out[i, j] = round(a[i, j] op b[i, j])`` through :func:`_rows`, parallel over blocks."""
-    _rows(op, a, b, out, check, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+    _rows(op, a, b, out, check, zero_ok, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
           offset, lo, hi, top, sign_bit, s, t1_flip)
 
 
 @nb.njit(error_model="numpy", **_JIT)
-def row_op_2d_serial(op, a, b, out, check, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode,
-                     key, offset, lo, hi, top, sign_bit, s, t1_flip):
+def row_op_2d_serial(op, a, b, out, check, zero_ok, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                     mode, key, offset, lo, hi, top, sign_bit, s, t1_flip):
     """:func:`row_op_2d` on one thread."""
-    _rows(op, a, b, out, check, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
+    _rows(op, a, b, out, check, zero_ok, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key,
           offset, lo, hi, top, sign_bit, s, t1_flip)
 
 

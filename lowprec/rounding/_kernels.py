@@ -16,6 +16,9 @@ import math
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -420,6 +423,24 @@ _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for binary64
 ADD, SUBTRACT, MULTIPLY, DIVIDE, SQRT = range(5)
 
 
+# Scalar bit casts (numba has them only for arrays, through views): with them a loop
+# can go from a binary64 result to its rounded bits and back in registers.
+@intrinsic
+def f64_bits(typingctx, x):
+    """The int64 bit pattern of a float64 (LLVM ``bitcast``)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def bits_f64(typingctx, b):
+    """The float64 with int64 bit pattern ``b`` (LLVM ``bitcast``)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
 @nb.njit(inline="always", nogil=True)
 def two_sum(a, b):
     s = a + b
@@ -681,37 +702,51 @@ def _op_one(op, x, y, t, emin, subnormal, xmax, over_val, inf_val, negzero, sign
 
 
 @nb.njit(inline="always", nogil=True)
-def _binary64_results(op, a, b, row):
-    """``row = a op b`` (``sqrt(a)`` for SQRT) rounded by binary64 itself; one loop per op
-    so that each vectorizes."""
+def _binary64_op(op, x, y):
+    """``x op y`` (``sqrt(x)`` for SQRT), rounded by binary64 itself."""
     if op == ADD:
-        for j in range(row.size):
-            row[j] = np.float64(a[j]) + np.float64(b[j])
-    elif op == SUBTRACT:
-        for j in range(row.size):
-            row[j] = np.float64(a[j]) - np.float64(b[j])
-    elif op == MULTIPLY:
-        for j in range(row.size):
-            row[j] = np.float64(a[j]) * np.float64(b[j])
-    elif op == DIVIDE:
-        for j in range(row.size):
-            row[j] = np.float64(a[j]) / np.float64(b[j])
-    else:
-        for j in range(row.size):
-            row[j] = np.sqrt(np.float64(a[j]))
+        return x + y
+    if op == SUBTRACT:
+        return x - y
+    if op == MULTIPLY:
+        return x * y
+    if op == DIVIDE:
+        return x / y
+    return np.sqrt(x)
 
 
 @nb.njit(inline="always", nogil=True)
-def _inexact_sums(op, a, b, flags):
-    """``flags[j] = 1`` where the binary64 sum or difference of ``a[j]`` and ``b[j]`` is
-    inexact (TwoSum error nonzero), else 0."""
-    sign = 1.0 if op == ADD else -1.0
-    for j in range(flags.size):
-        x = np.float64(a[j])
-        y = sign * np.float64(b[j])
-        sm = x + y
-        bb = sm - x
-        flags[j] = np.int64((x - (sm - bb)) + (y - bb) != 0.0)
+def _round_block(op, a, b, out, slow_at, check, zero_ok, mode, key, base, lo, hi, top, sign_bit, s, t1_flip):
+    """One branch-free pass over 1-D slices: ``out[j]`` = the rounding of the binary64
+    ``a[j] op b[j]`` by :func:`_fast_bits`, in registers (bit casts); ``slow_at[j]`` says
+    whether the exact path must redo it: out of the fast range (exact zeros aside when
+    ``zero_ok``) or, with ``check``, an inexact binary64 sum (TwoSum). Returns how many.
+    (The loop body is written out twice: numba's inlining of a helper made it 3x slower.)"""
+    n = 0
+    zero_mask = sign_bit - 1
+    if check:
+        sign = 1.0 if op == ADD else -1.0
+        for j in range(out.size):
+            x = np.float64(a[j])
+            y = sign * np.float64(b[j])
+            v = x + y
+            bb = v - x
+            inexact = (x - (v - bb)) + (y - bb) != 0.0
+            bits = f64_bits(v)
+            r, slow = _fast_bits(bits, mode, s, lo, hi, top, sign_bit, key, base + j, t1_flip)
+            slow = (slow & ~(zero_ok & ((bits & zero_mask) == 0))) | inexact
+            out[j] = bits_f64(r)
+            slow_at[j] = slow
+            n += np.int64(slow)
+    else:
+        for j in range(out.size):
+            bits = f64_bits(_binary64_op(op, np.float64(a[j]), np.float64(b[j])))
+            r, slow = _fast_bits(bits, mode, s, lo, hi, top, sign_bit, key, base + j, t1_flip)
+            slow = slow & ~(zero_ok & ((bits & zero_mask) == 0))
+            out[j] = bits_f64(r)
+            slow_at[j] = slow
+            n += np.int64(slow)
+    return n
 
 
 @nb.njit(inline="always", nogil=True)
@@ -728,12 +763,11 @@ def _rows(op, a, b, out, check, zero_ok, t, emin, subnormal, xmax, over_val, inf
     cannot underflow to zero); otherwise zeros take the exact path.
 
     In blocks of at most ``_BLOCK`` elements of a row (the parallel unit, whatever the
-    shape), each pass a simple branch-free loop over 1-D slices (so it vectorizes): the
-    binary64 results into a scratch block, the exactness test of sums, the rounding of
-    :func:`_fast_bits` stored into ``out`` (float32 when the format fits it), then the
-    rare others recomputed from the operands by the exact path (which also gives -0 for
-    x - x rounded down). So ``out`` must not overlap ``a`` or ``b``
-    (:func:`lowprec.arith.binary_2d` sees to it).
+    shape), each done by :func:`_row_block` (a call, not inlined: inside numba's
+    parallel loop body the passes would not vectorize): one branch-free pass (:func:`_round_block`) stores the rounded values into
+    ``out`` (float32 when the format fits it), then the rare others are recomputed from
+    the operands by the exact path (which also gives -0 for x - x rounded down). So
+    ``out`` must not overlap ``a`` or ``b`` (:func:`lowprec.arith.binary_2d` sees to it).
     """
     rows, cols = out.shape
     per_row = (cols + _BLOCK - 1) // _BLOCK
@@ -741,30 +775,20 @@ def _rows(op, a, b, out, check, zero_ok, t, emin, subnormal, xmax, over_val, inf
         i = blk // per_row
         j0 = (blk % per_row) * _BLOCK
         j1 = min(cols, j0 + _BLOCK)
-        ar = a[i, j0:j1]
-        br = b[i, j0:j1]
-        row = np.empty(j1 - j0)
-        row_bits = row.view(np.int64)
-        inexact = np.zeros(j1 - j0, dtype=np.int64)
-        _binary64_results(op, ar, br, row)
-        if check:
-            _inexact_sums(op, ar, br, inexact)
-        base = i * cols + j0 + offset
-        orow = out[i, j0:j1]
-        nslow = 0
-        for j in range(row.size):
-            bits = row_bits[j]
-            r, slow = _fast_bits(bits, mode, s, lo, hi, top, sign_bit, key, base + j, t1_flip)
-            row_bits[j] = r
-            slow = (slow & ~(zero_ok & ((bits & (sign_bit - 1)) == 0))) | (inexact[j] != 0)  # branch free
-            orow[j] = row[j]
-            inexact[j] = np.int64(slow)
-            nslow += np.int64(slow)
-        if nslow:
-            for j in range(row.size):
-                if inexact[j]:
-                    orow[j] = _op_one(op, np.float64(ar[j]), np.float64(br[j]), t, emin, subnormal, xmax,
-                                      over_val, inf_val, negzero, signed, mode, key, base + j)
+        _row_block(op, a[i, j0:j1], b[i, j0:j1], out[i, j0:j1], check, zero_ok, t, emin, subnormal, xmax, over_val,
+                   inf_val, negzero, signed, mode, key, i * cols + j0 + offset, lo, hi, top, sign_bit, s, t1_flip)
+
+
+@nb.njit(error_model="numpy", **_JIT)
+def _row_block(op, ar, br, orow, check, zero_ok, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+               mode, key, base, lo, hi, top, sign_bit, s, t1_flip):
+    """One block of :func:`_rows`: 1-D slices, the first element's flat index ``base``."""
+    slow_at = np.empty(orow.size, dtype=np.bool_)
+    if _round_block(op, ar, br, orow, slow_at, check, zero_ok, mode, key, base, lo, hi, top, sign_bit, s, t1_flip):
+        for j in range(orow.size):
+            if slow_at[j]:
+                orow[j] = _op_one(op, np.float64(ar[j]), np.float64(br[j]), t, emin, subnormal, xmax,
+                                  over_val, inf_val, negzero, signed, mode, key, base + j)
 
 
 @nb.njit(parallel=True, error_model="numpy", **_JIT)

@@ -183,7 +183,20 @@ def test_einsum_one_operand_and_batched(data):
     y = lp.asarray(rng.standard_normal((2, 4, 5)), "half")
     np.testing.assert_array_equal(np.einsum("bij,bjk->bik", x, y).values, (x @ y).values)
     with pytest.raises(UnsupportedOperationError):
-        np.einsum("ij,jk,kl->il", sq, sq, sq)
+        np.einsum("...ij,jk", sq, sq)
+
+
+def test_einsum_chains_contract_pairwise(data):
+    """Three or more operands: two at a time, each result rounded; left to right by
+    default, in np.einsum_path's order with optimize."""
+    _, rng = data
+    a, b, c = (lp.asarray(rng.standard_normal(s), "half") for s in [(5, 6), (6, 7), (7, 3)])
+    np.testing.assert_array_equal(np.einsum("ij,jk,kl->il", a, b, c).values, ((a @ b) @ c).values)
+    assert np.einsum_path("ij,jk,kl->il", a.values, b.values, c.values, optimize=True)[0][1] == (1, 2)
+    np.testing.assert_array_equal(np.einsum("ij,jk,kl->il", a, b, c, optimize=True).values, (a @ (b @ c)).values)
+    v, w = lp.asarray(rng.standard_normal(5), "half"), lp.asarray(rng.standard_normal(3), "half")
+    got = np.einsum("i,ij,jk,kl,l->", v, a, b, c, w)
+    assert float(got) == float(np.dot(((v @ a) @ b) @ c, w)) and got.format == a.format
 
 
 def test_outer_kron_cross_round_each_product(data):

@@ -85,9 +85,12 @@ def _tensordot_axes(na, nb, axes):
 
 @dispatched(np.einsum)
 def einsum(subscripts, *operands, out=None, dtype=None, order="K", casting="safe", optimize=False):
-    """Emulated einsum for one or two operands. **Rounding:** two operands: a batched
-    matrix product under the accumulation model (contracted indices in row-major order
-    of their appearance in the first operand); one operand: its sums under the model."""
+    """Emulated einsum. **Rounding:** two operands: a batched matrix product under the
+    accumulation model (contracted indices in row-major order of their appearance in the
+    first operand); one operand: its sums under the model; three or more: contracted two
+    at a time, each step an emulated two-operand einsum whose result is rounded, left to
+    right by default (``optimize=False``), or in the order of ``np.einsum_path`` with
+    that ``optimize`` setting."""
     _reject_out("einsum", out)
     if dtype is not None:
         raise UnsupportedOperationError("np.einsum of an LPFloat: dtype= is not supported.")
@@ -96,9 +99,30 @@ def einsum(subscripts, *operands, out=None, dtype=None, order="K", casting="safe
         return _einsum_one(inputs[0], output, operands[0])
     if len(operands) == 2:
         return _einsum_two(inputs, output, operands)
-    raise UnsupportedOperationError(
-        "np.einsum of an LPFloat takes one or two operands (the rounding order of longer chains "
-        "is ambiguous); contract them pairwise.")
+    return _einsum_chain(inputs, output, list(operands), optimize)
+
+
+def _einsum_chain(inputs, output, operands, optimize):
+    """Pairwise contractions; each intermediate keeps the letters still needed later."""
+    terms = list(inputs)
+    if optimize:
+        shapes = [np.broadcast_to(np.float64(0), np.shape(x)) for x in operands]
+        steps = np.einsum_path(",".join(terms) + "->" + output, *shapes, optimize=optimize)[0][1:]
+        at_end = True
+    else:
+        steps = [(0, 1)] * (len(terms) - 1)
+        at_end = False
+    for step in steps:
+        i, j = sorted(step)
+        rest = "".join(t for k, t in enumerate(terms) if k not in (i, j)) + output
+        keep = "".join(dict.fromkeys(c for c in terms[i] + terms[j] if c in rest))
+        value = _einsum_two([terms[i], terms[j]], keep, [operands[i], operands[j]])
+        for k in (j, i):
+            del terms[k], operands[k]
+        position = len(terms) if at_end else 0
+        terms.insert(position, keep)
+        operands.insert(position, value)
+    return _einsum_one(terms[0], output, operands[0])
 
 
 def _parse(subscripts, operands):

@@ -738,15 +738,57 @@ def _round_block(op, a, b, out, slow_at, check, zero_ok, mode, key, base, lo, hi
             out[j] = bits_f64(r)
             slow_at[j] = slow
             n += np.int64(slow)
+    elif op == ADD or op == SUBTRACT:
+        n = _round_results(ADD, a, b, out, slow_at, zero_ok, mode, key, base, lo, hi, top, sign_bit, s, t1_flip,
+                           1.0 if op == ADD else -1.0)
+    elif op == MULTIPLY:
+        n = _round_results(MULTIPLY, a, b, out, slow_at, zero_ok, mode, key, base, lo, hi, top, sign_bit, s,
+                           t1_flip, 1.0)
+    elif op == DIVIDE:
+        n = _round_results(DIVIDE, a, b, out, slow_at, zero_ok, mode, key, base, lo, hi, top, sign_bit, s, t1_flip,
+                           1.0)
     else:
-        for j in range(out.size):
-            bits = f64_bits(_binary64_op(op, np.float64(a[j]), np.float64(b[j])))
-            r, slow = _fast_bits(bits, mode, s, lo, hi, top, sign_bit, key, base + j, t1_flip)
-            slow = slow & ~(zero_ok & ((bits & zero_mask) == 0))
-            out[j] = bits_f64(r)
-            slow_at[j] = slow
-            n += np.int64(slow)
+        n = _round_results(SQRT, a, b, out, slow_at, zero_ok, mode, key, base, lo, hi, top, sign_bit, s, t1_flip,
+                           1.0)
     return n
+
+
+@nb.njit(inline="always", nogil=True)
+def _round_results(op, a, b, out, slow_at, zero_ok, mode, key, base, lo, hi, top, sign_bit, s, t1_flip, sign):
+    """The loop of :func:`_round_block` without the TwoSum test (``op`` a constant; ``b``
+    times ``sign`` for sums, so that one loop serves ``+`` and ``-``)."""
+    n = 0
+    zero_mask = sign_bit - 1
+    for j in range(out.size):
+        bits = f64_bits(_binary64_op(op, np.float64(a[j]), sign * np.float64(b[j])))
+        r, slow = _fast_bits(bits, mode, s, lo, hi, top, sign_bit, key, base + j, t1_flip)
+        slow = slow & ~(zero_ok & ((bits & zero_mask) == 0))
+        out[j] = bits_f64(r)
+        slow_at[j] = slow
+        n += np.int64(slow)
+    return n
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def _round_block_by_mode(op, a, b, out, slow_at, check, zero_ok, mode, key, base, lo, hi, top, sign_bit, s,
+                         t1_flip):
+    """:func:`_round_block`, with round-to-nearest-even (the default mode) as a constant in
+    its own copy of the loops: about 1.4x faster than with the mode read at run time.
+    (A copy per mode would compile for minutes.)"""
+    if mode == _NEAREST_EVEN:
+        return _round_block(op, a, b, out, slow_at, check, zero_ok, _NEAREST_EVEN, key, base, lo, hi, top,
+                            sign_bit, s, t1_flip)
+    return _round_block(op, a, b, out, slow_at, check, zero_ok, mode, key, base, lo, hi, top, sign_bit, s, t1_flip)
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def _redo_slow(op, a, b, out, slow_at, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key, base):
+    """The elements marked in ``slow_at``, by the exact path (its own function: its code
+    beside the fast loop kept that loop from vectorizing)."""
+    for j in range(out.size):
+        if slow_at[j]:
+            out[j] = _op_one(op, np.float64(a[j]), np.float64(b[j]), t, emin, subnormal, xmax, over_val, inf_val,
+                             negzero, signed, mode, key, base + j)
 
 
 @nb.njit(inline="always", nogil=True)
@@ -784,11 +826,10 @@ def _row_block(op, ar, br, orow, check, zero_ok, t, emin, subnormal, xmax, over_
                mode, key, base, lo, hi, top, sign_bit, s, t1_flip):
     """One block of :func:`_rows`: 1-D slices, the first element's flat index ``base``."""
     slow_at = np.empty(orow.size, dtype=np.bool_)
-    if _round_block(op, ar, br, orow, slow_at, check, zero_ok, mode, key, base, lo, hi, top, sign_bit, s, t1_flip):
-        for j in range(orow.size):
-            if slow_at[j]:
-                orow[j] = _op_one(op, np.float64(ar[j]), np.float64(br[j]), t, emin, subnormal, xmax,
-                                  over_val, inf_val, negzero, signed, mode, key, base + j)
+    if _round_block_by_mode(op, ar, br, orow, slow_at, check, zero_ok, mode, key, base, lo, hi, top, sign_bit, s,
+                            t1_flip):
+        _redo_slow(op, ar, br, orow, slow_at, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode,
+                   key, base)
 
 
 @nb.njit(parallel=True, error_model="numpy", **_JIT)

@@ -205,7 +205,7 @@ def test_float32_path_limits_name_jax_enable_x64():
         x + x
     s = lp.asarray(jnp.ones(3), "bf16", "stochastic", rng=jax.random.key(0))
     with pytest.raises(lp.FormatError, match="jax_enable_x64"):
-        lnp.add(s, s, key=jax.random.key(1))
+        lnp.sqrt(s, key=jax.random.key(1))
     with pytest.raises(lp.FormatError, match="jax_enable_x64"):
         lp.asarray(jnp.ones(3), "double")
 
@@ -450,3 +450,106 @@ def test_lparray_equals_lptensor():
     for got, want in [(ja + jb, ta + tb), (ja - jb, ta - tb), (ja * jb, ta * tb), (ja / jb, ta / tb),
                       (lnp.sqrt(jb), torch.sqrt(tb))]:
         same_bits(got, want.as_plain().detach().numpy())
+
+
+def test_stochastic_uniform_float32_without_x64():
+    # Its decision needs only the kept bits and inexactness, which the float32 path's
+    # round-to-odd keeps: the same bits as the float64 path (x64) and the NumPy reference
+    # given the same random words, for every operation.
+    from lowprec.jax import _fastround, _random
+    from lowprec.rounding import array_api, rounding_params
+    fmt = lp.format("bf16")
+    a = format_values(fmt, 4000, 1)
+    b = format_values(fmt, 4000, 2)
+    key = jax.random.key(8)
+    r62 = _fastround.reference_r62(np.asarray(_random.words32(key, a.shape)))
+    p = rounding_params(fmt, True, np.dtype(np.float32))
+    sru = RoundingMode.STOCHASTIC_UNIFORM
+    for op in range(5):
+        got = lp.jax.correctly_rounded(op, jnp.asarray(a), jnp.asarray(b), fmt, sru, key)
+        with np.errstate(all="ignore"):
+            want = array_api.round_op(op, a.astype(np.float64), b.astype(np.float64), p, sru, r62)
+        same_bits(got, want.astype(np.float32))
+        old = jax.config.jax_enable_x64
+        jax.config.update("jax_enable_x64", True)
+        try:
+            same_bits(lp.jax.correctly_rounded(op, jnp.asarray(a), jnp.asarray(b), fmt, sru, key), got)
+        finally:
+            jax.config.update("jax_enable_x64", old)
+    x = lp.asarray(jnp.asarray(a), "bf16", "stochastic_uniform", rng=key)
+    with lp.jax.rng(jax.random.key(1)):
+        y = x * x + x  # LPArray operators, no x64
+    assert y.values.dtype == jnp.float32
+
+
+@pytest.mark.parametrize("name", ["bf16", "e4m3", "half"])
+def test_stochastic_float32_without_x64(name):
+    # + - * have exact float32 error-free transformations: the same bits as the float64
+    # reference given the same random words (r62 = u * 2**30 + 2**30 - 1), and as x64.
+    from lowprec.jax import _fastround, _random
+    from lowprec.rounding import array_api, rounding_params
+    fmt = lp.format(name)
+    (na, nb), _ = pair(fmt, "nearest_even", n=3000, seed=4)
+    a, b = np.asarray(na.values, np.float32), np.asarray(nb.values, np.float32)
+    b[210:300] = lp.chop(a[210:300] * np.float32(1 + 2.0 ** -20), fmt)  # fractions near 0 and 1
+    key = jax.random.key(8)
+    r62 = _fastround.reference_r62(np.asarray(_random.words32(key, a.shape)))
+    p = rounding_params(fmt, True, np.dtype(np.float32))
+    sr = RoundingMode.STOCHASTIC
+    with np.errstate(over="ignore"):
+        b[300:400] = lp.chop(3 * a[300:400], fmt)  # quotients near 1/3
+    for op in (lp.jax._arith.ADD, lp.jax._arith.SUBTRACT, lp.jax._arith.MULTIPLY, lp.jax._arith.DIVIDE):
+        got = lp.jax.correctly_rounded(op, jnp.asarray(a), jnp.asarray(b), fmt, sr, key)
+        with np.errstate(all="ignore"):
+            want = array_api.round_op(op, a.astype(np.float64), b.astype(np.float64), p, sr, r62)
+        same_bits(got, want.astype(np.float32))
+        old = jax.config.jax_enable_x64
+        jax.config.update("jax_enable_x64", True)
+        try:
+            same_bits(lp.jax.correctly_rounded(op, jnp.asarray(a), jnp.asarray(b), fmt, sr, key), got)
+        finally:
+            jax.config.update("jax_enable_x64", old)
+    with pytest.raises(lp.FormatError, match="jax_enable_x64"):
+        lp.jax.correctly_rounded(lp.jax._arith.SQRT, jnp.asarray(a), jnp.asarray(b), fmt, sr, key)
+
+
+def test_stochastic_float32_words_every_shift():
+    # _sr_words against the float64 reference for chosen random words, over exponents
+    # from the format's normal range down to far below its smallest gap (s > 32, s > 62).
+    from lowprec.jax import _arith, _fastround
+    from lowprec.rounding import array_api, rounding_params
+    hs = np.array([1.0, 1.5, 1 + 2.0 ** -23, 2 - 2.0 ** -23, 1.25], np.float32)
+    errs = np.array([0.0, 2.0 ** -25, -(2.0 ** -25), 2.0 ** -40, -(2.0 ** -40), 2.0 ** -24, -(2.0 ** -24)])
+    es = np.arange(-220, 20, dtype=np.int32)
+    h, err, e = (v.ravel() for v in np.meshgrid(hs, errs.astype(np.float32), es, indexing="ij"))
+    for name in ("bf16", "e4m3", "half"):
+        fmt = lp.format(name)
+        p = rounding_params(fmt, True, np.dtype(np.float32))
+        for word in (0, 1, 2 ** 20, 2 ** 31, 2 ** 32 - 1):
+            u = jnp.full(h.shape, word, jnp.uint32)
+            odd = _arith._assemble(_arith._odd(jnp.asarray(h), jnp.asarray(err)), jnp.asarray(e),
+                                   jnp.zeros(h.shape, bool), RoundingMode.STOCHASTIC)
+            words = _arith._sr_words(jnp.asarray(h), jnp.asarray(err), jnp.asarray(e), u, p)
+            got = _fastround.round_bits(odd, p, RoundingMode.STOCHASTIC, words)
+            hi = h.astype(np.float64) + err  # exact: at most 41 bits
+            r62 = _fastround.reference_r62(np.full(h.shape, word, np.uint32))
+            want = array_api.round_pair(hi, np.zeros_like(hi), e.astype(np.int64), p, "stochastic", r62)
+            same_bits(got, want.astype(np.float32))
+
+
+def test_floor_quotient_is_exact():
+    # the integer long division behind stochastic float32 division, against Python's
+    from fractions import Fraction
+    from lowprec.jax import _arith
+    rng = np.random.default_rng(3)
+    n = 4000
+    d = (1 + rng.integers(0, 2 ** 23, n) * 2.0 ** -23).astype(np.float32)
+    k = rng.integers(0, 56, n).astype(np.int32)
+    r = (rng.uniform(-1, 1, n) * 2.0 ** (30 - k.astype(np.float64))).astype(np.float32)
+    r[:4] = [0.0, 2.0 ** -30, -(2.0 ** -30), -1.0]
+    r[4:200] = (d[4:200] * np.float32(2.0 ** -20)) * np.where(np.arange(196) % 2, 1, -1)  # exact quotients
+    k[4:200] = 40
+    got = np.asarray(_arith._floor_quotient(jnp.asarray(r), jnp.asarray(d), jnp.asarray(k)))
+    want = [int((Fraction(float(ri)) * 2 ** int(ki) / Fraction(float(di))).__floor__()) % 2 ** 32
+            for ri, di, ki in zip(r, d, k)]
+    assert [int(g) for g in got] == want

@@ -210,3 +210,151 @@ def test_importing_lowprec_does_not_import_jax():
     code = "import sys, lowprec, numpy as np; lowprec.chop(np.ones(2), 'half'); print('jax' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- the integer fast path
+# (lowprec.jax._fastround): exhaustive sweeps against the NumPy kernels, stochastic modes
+# with the reference given the same random words (reference_r62).
+
+import functools  # noqa: E402
+
+from lowprec.jax import _fastround, _random  # noqa: E402
+
+SWEEP_FORMATS = ["bf16", "half", "e4m3", "e5m2", "tf32", "binary8p1", "binary8p3uf",
+                 lp.formats.FloatFormat(5, 6, subnormal=False, overflow="saturate", negzero=False,
+                                        name="e5m6sat")]
+VARIANTS = [(None, True), (False, True), (None, False)]  # (subnormal, explim)
+CHUNK = 2 ** 19  # every sweep call has this shape: one compilation per (format, mode, variant)
+
+
+def _grid_points(fmt, x, dtype):
+    """Both format neighbours of each ``x``, their midpoints, and one storage ulp either side."""
+    pts = []
+    for subnormal, explim in VARIANTS:
+        lo = lp.chop(x, fmt, "toward_zero", subnormal=subnormal, explim=explim).astype(np.float64)
+        hi = lp.chop(x, fmt, "up", subnormal=subnormal, explim=explim).astype(np.float64)
+        with np.errstate(all="ignore"):
+            mid = (np.abs(lo) + np.abs(hi)) / 2 * np.sign(x)
+        pts += [lo, hi, mid]
+    p = np.concatenate(pts).astype(dtype)
+    p = p[np.isfinite(p)]
+    inf = dtype(np.inf)
+    return np.concatenate([p, np.nextafter(p, inf), np.nextafter(p, -inf)])
+
+
+@functools.lru_cache(maxsize=None)
+def sweep_points(fmt, dtype):
+    """Structured test points: every float32 upper half with six lower halves (all bf16
+    values, midpoints and their float32 neighbours), every float16 value (so every fp8
+    and fp16 value) with the format's midpoints and one storage ulp either side, storage
+    subnormals, specials; float64 adds the same around float64's own upper 16 bits."""
+    upper = (np.arange(2 ** 16, dtype=np.uint32) << 16)[:, None]
+    a = (upper | np.array([0, 1, 0x7FFF, 0x8000, 0x8001, 0xFFFF], np.uint32)).ravel().view(np.float32)
+    halves = np.arange(2 ** 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+    tiny = np.concatenate([np.arange(2 ** 12, dtype=np.uint32),
+                           np.uint32(1) << np.arange(23, dtype=np.uint32)])
+    tiny = np.concatenate([tiny, tiny | 0x80000000]).view(np.float32)
+    seeds = np.concatenate([a[::7], halves])
+    parts = [a, halves, tiny, _grid_points(fmt, seeds[np.isfinite(seeds)].astype(dtype), dtype)]
+    if dtype == np.float64:
+        upper = (np.arange(2 ** 16, dtype=np.uint64) << np.uint64(48))[:, None]
+        lows = np.array([0, 1, 2 ** 47, 2 ** 47 + 1, 2 ** 47 - 1, 2 ** 48 - 1], np.uint64)
+        parts.append((upper | lows).ravel().view(np.float64))
+        parts.append(np.arange(2 ** 12, dtype=np.uint64).view(np.float64))
+    with np.errstate(invalid="ignore"):  # signalling float32 NaNs widen quietly (NaNs are kept as they are)
+        x = np.concatenate([p.astype(dtype) for p in parts])
+    x = np.unique(x.view(np.int64 if dtype == np.float64 else np.int32))
+    return x.view(dtype)
+
+
+def _chunks(x):
+    for i in range(0, x.size, CHUNK):
+        c = x[i:i + CHUNK]
+        yield np.concatenate([c, np.zeros(CHUNK - c.size, c.dtype)])
+
+
+def _sweep(fmt, dtype):
+    width = np.dtype(dtype).itemsize * 8
+    x = sweep_points(fmt, dtype)
+    key = jax.random.key(11)
+    words = np.asarray(_random.WORDS[width](key, (CHUNK,)))
+    r62 = _fastround.reference_r62(words)
+    for subnormal, explim in VARIANTS:
+        for mode in RoundingMode:
+            for c in _chunks(x):
+                got = lp.jax.round_to(jnp.asarray(c), fmt, mode, key, subnormal=subnormal, explim=explim)
+                if mode.is_stochastic:
+                    want = round_with_bits(c, fmt, mode, r62, subnormal=subnormal, explim=explim)
+                else:
+                    want = lp.chop(c, fmt, mode, subnormal=subnormal, explim=explim)
+                ok, g, w = same_bits(got, want)
+                assert ok, (str(fmt), mode, subnormal, explim, g, w)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", SWEEP_FORMATS, ids=str)
+def test_fast_path_sweep_float32(fmt):
+    _sweep(lp.format(fmt), np.float32)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", SWEEP_FORMATS + ["single"], ids=str)
+def test_fast_path_sweep_float64(fmt, x64):
+    _sweep(lp.format(fmt), np.float64)
+
+
+def test_fast_path_is_branch_free_and_draws_no_threefry_per_element():
+    x = jnp.ones((64, 64), jnp.float32)
+    for mode in ("nearest_even", "stochastic"):
+        jaxpr = str(jax.make_jaxpr(lambda x, k: lp.jax.round_to(x, "e4m3", mode, k))(x, jax.random.key(0)))
+        assert "cond" not in jaxpr
+        assert "threefry" not in jaxpr or "(64, 64)" not in jaxpr.split("threefry")[1][:200]
+
+
+def test_fast_path_quick_sweep():
+    # A strided part of the sweeps, eagerly (one compilation per primitive): the stochastic
+    # modes of every sweep format and the custom format in every mode. The deterministic
+    # modes of the registered formats are the tests above.
+    cases = [(fmt, mode) for fmt in SWEEP_FORMATS for mode in STOCHASTIC]
+    cases += [(SWEEP_FORMATS[-1], mode) for mode in DETERMINISTIC]
+    key = jax.random.key(5)
+    r62 = _fastround.reference_r62(np.asarray(_random.words32(key, (CHUNK // 64,))))
+    with jax.disable_jit():
+        for fmt, mode in cases:
+            fmt = lp.format(fmt)
+            x = sweep_points(fmt, np.float32)[::50][:CHUNK // 64]  # >= 449k points each
+            for subnormal, explim in VARIANTS:
+                got = lp.jax.round_to(jnp.asarray(x), fmt, mode, key, subnormal=subnormal, explim=explim)
+                want = (round_with_bits(x, fmt, mode, r62, subnormal=subnormal, explim=explim)
+                        if mode.is_stochastic else lp.chop(x, fmt, mode, subnormal=subnormal, explim=explim))
+                ok, g, w = same_bits(got, want)
+                assert ok, (str(fmt), mode, subnormal, explim, g, w)
+
+
+def test_stochastic_mean_error_is_zero_and_uniform_is_half():
+    n = 2 ** 20
+    x = jax.random.uniform(jax.random.key(0), (n,), jnp.float32, 1.0, 2.0)
+    gap = 2.0 ** -7  # bf16 in [1, 2)
+    r = lp.jax.round_to(x, "bf16", "stochastic", jax.random.key(1))
+    err = np.asarray(r, np.float64) - np.asarray(x, np.float64)
+    assert abs(err.mean()) < 4 * 0.5 * gap / np.sqrt(n)
+    # deep in the variable-shift range: half subnormals, and below them
+    xs = x * 2.0 ** -30
+    r = lp.jax.round_to(xs, "half", "stochastic", jax.random.key(2))
+    err = np.asarray(r, np.float64) - np.asarray(xs, np.float64)
+    assert abs(err.mean()) < 4 * 0.5 * 2.0 ** -24 / np.sqrt(n)
+    inexact = np.asarray(lp.chop(x, "bf16", "toward_zero") != x)
+    up = np.asarray(lp.jax.round_to(x, "bf16", "stochastic_uniform", jax.random.key(3)) > x)
+    assert abs(up[inexact].mean() - 0.5) < 4 * 0.5 / np.sqrt(inexact.sum())
+    # another key: an independent draw (agreement 1/2, not 0 or 1)
+    up2 = np.asarray(lp.jax.round_to(x, "bf16", "stochastic_uniform", jax.random.key(4)) > x)
+    assert abs((up == up2)[inexact].mean() - 0.5) < 4 * 0.5 / np.sqrt(inexact.sum())
+
+
+def test_words64_are_the_numba_splitmix_stream(x64):
+    from lowprec.rounding._kernels import random_bits
+    key = jax.random.key(9)
+    k64 = int(_random.key64(key))
+    got = np.asarray(_random.words64(key, (3, 5))).ravel()
+    want = [int(random_bits(np.uint64(k64), i)) for i in range(15)]
+    assert [int(v) for v in got] == want

@@ -1,8 +1,12 @@
 """Rounding of JAX arrays: the jitted core and the ``lp.chop`` backend.
 
-The rounding is :func:`lowprec.rounding.array_api.round_array` through
-:data:`lowprec.jax._ops.JAX_OPS`; this module adds the static-argument ``jit``, the
-storage checks and the explicit PRNG keys.
+Formats with fewer significand bits than the storage (every format but ``single`` in
+float32 and ``double`` in float64) go the branch-free integer way of
+:mod:`lowprec.jax._fastround`, with the counter-based random words of
+:mod:`lowprec.jax._random`; the others, and :func:`round_with_bits`, go through
+:func:`lowprec.rounding.array_api.round_array` with :data:`lowprec.jax._ops.JAX_OPS`.
+This module adds the static-argument ``jit``, the storage checks and the explicit PRNG
+keys.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from ..formats import FloatFormat
 from ..rounding import array_api
 from ..rounding.modes import RoundingMode
 from ..rounding.params import rounding_params
+from . import _fastround
 from ._ops import _STORAGE, JAX_OPS, Split62, random62, x64_enabled
+from ._random import WORDS
 
 #: How many times the rounding core was traced (one per format, mode, dtype and shape):
 #: tests read it to check the jit cache.
@@ -89,12 +95,20 @@ def _round_core(x, p, mode, r62):
     return jax.lax.cond(jnp.any(tiny), with_tiny, lambda out: out, out)
 
 
+def round_params(x, p, mode: RoundingMode, key=None):
+    """Round float32/float64 ``x`` (array or tracer) into ``p``, drawing from ``key``
+    (stochastic modes): the integer fast path where it applies, else ``_round_core``."""
+    width = jnp.dtype(x.dtype).itemsize * 8
+    if _fastround.supports(p, width):
+        u = WORDS[width](key, x.shape) if mode.is_stochastic else None
+        return _fastround.round_bits(x, p, mode, u)
+    return _round_core(x, p, mode, random62(key, x.shape) if mode.is_stochastic else None)
+
+
 @partial(jax.jit, static_argnames=("fmt", "mode", "explim", "subnormal"))
 def _round_jit(x, key, fmt: FloatFormat, mode: RoundingMode, explim: bool, subnormal: Optional[bool]):
     TRACE_COUNT[0] += 1
-    p = _params(fmt, explim, x.dtype, subnormal)
-    r62 = random62(key, x.shape) if mode.is_stochastic else None
-    return _round_core(x, p, mode, r62)
+    return round_params(x, _params(fmt, explim, x.dtype, subnormal), mode, key)
 
 
 @partial(jax.jit, static_argnames=("fmt", "mode", "explim", "subnormal"))
@@ -162,6 +176,12 @@ def round_to(x, fmt, rmode=1, key=None, *, subnormal: Optional[bool] = None, exp
     ``2**-1022`` in float64) to zero in float arithmetic; the rounding reads and writes
     them through their bits, so it is exact for them too (bf16 subnormals in float32).
     What later JAX operations do with such values is XLA's behaviour.
+
+    **Random bits.** A stochastic rounding draws one word per element from a counter-based
+    hash seeded by ``key`` (:mod:`lowprec.jax._random`: 32-bit words for float32 storage,
+    SplitMix64 for float64), computed inside the same fused loop as the rounding. The
+    decisions are those of :func:`lowprec.chop.round_with_bits` with the integers of
+    :func:`lowprec.jax._fastround.reference_r62`.
     """
     spec = make_spec(fmt, rmode, subnormal=subnormal, explim=explim)
     return _round_spec(jnp.asarray(x), spec, key)
@@ -197,7 +217,9 @@ def _round_spec(x, spec: RoundSpec, key):
 def round_with_bits(x, fmt, rmode, r62, *, subnormal=None, explim=True):
     """Round with explicit 62-bit random integers per element (NumPy int64), for tests.
 
-    The JAX twin of :func:`lowprec.chop.round_with_bits`.
+    The JAX twin of :func:`lowprec.chop.round_with_bits`, through the general path
+    (the fast path takes one 32- or 64-bit word per element, see
+    :func:`lowprec.jax._fastround.reference_r62`).
     """
     spec = make_spec(fmt, rmode, subnormal=subnormal, explim=explim)
     x = jnp.asarray(x)

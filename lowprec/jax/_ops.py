@@ -83,6 +83,7 @@ JAX_OPS = Ops(
     to_float_int=lambda k, like: k.astype(like.dtype),
     float_to_int64=_float_to_int64,
     bits=_bits,
+    sqrt=jnp.sqrt,  # tracers have no .sqrt method, and np.sqrt would leave the trace
 )
 
 

@@ -48,6 +48,9 @@ class Ops:
     #: only where needed (on the gathered elements, or behind a check that all are fast).
     #: Without it the fast path is not used.
     fix_up: Optional[Callable[..., Any]] = None
+    #: Optional: correctly rounded square root, for libraries whose arrays (or tracers)
+    #: have no ``sqrt`` method and must not go through ``np.sqrt`` (JAX under ``jit``).
+    sqrt: Optional[Callable[[Any], Any]] = None
 
 
 def _numpy_fix_up(fast, values, x, r62, general):
@@ -442,7 +445,8 @@ def exact_sqrt(a, ops: Ops = NUMPY_OPS):
     odd = (e % 2) != 0
     m = ops.where(odd, m * 2.0, m)
     e = ops.where(odd, e - 1, e)
-    s = _sqrt(m)
+    sqrt = ops.sqrt or _sqrt
+    s = sqrt(m)
     p, err = _two_prod(s, s)
     r = (m - p) - err
     # torch's float64 CPU sqrt can be 1 ulp off: one exact correction from the remainder
@@ -453,7 +457,7 @@ def exact_sqrt(a, ops: Ops = NUMPY_OPS):
     r = (m - p) - err
     zero = m * 0
     nan = zero + float("nan")
-    special = ops.where(a < 0, nan, _sqrt(a))
+    special = ops.where(a < 0, nan, sqrt(a))
     lo = ops.where(good, _inside(s, r / (2.0 * s), ops), zero)
     return ops.where(good, s, special), lo, ops.where(good, e // 2, e * 0)
 

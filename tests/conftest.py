@@ -1,0 +1,17 @@
+"""Test-session settings shared by every test module.
+
+JAX's persistent compilation cache: most of the JAX tests' time is XLA compiling the
+same (format, mode, shape) programs on every run, so compiled executables are kept in
+``.pytest_cache/jax`` (git-ignored; keyed by the program, JAX version and flags, so a
+stale entry is never reused). Set through environment variables, read when JAX is
+first imported: importing this file does not import JAX. An explicit
+``JAX_COMPILATION_CACHE_DIR`` wins; ``JAX_COMPILATION_CACHE_DIR=`` (empty) turns it off.
+"""
+
+import os
+from pathlib import Path
+
+_CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "jax"
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_CACHE))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")

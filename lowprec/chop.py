@@ -243,8 +243,9 @@ def _round_contiguous(src: np.ndarray, dst: np.ndarray, spec: RoundSpec, params,
         sign_bit = np.int64(-(2**63)) if real == np.float64 else np.int64(2**31)
         if not params.signed:  # then negative inputs fail the fast range test
             sign_bit = np.int64(0)
+        lo, emin_field = _subnormal_extension(params, storage, real, lo)
         kernel = _kernels.round_array_fast_serial if s.size < _SERIAL_BELOW else _kernels.round_array_fast
-        kernel(s, s.view(ints), d, d.view(ints), *common, lo, hi, top, sign_bit)
+        kernel(s, s.view(ints), d, d.view(ints), *common, lo, hi, top, sign_bit, emin_field)
     else:  # the format's precision is the storage's: only range and specials change
         _kernels.round_array(s, s.view(ints), d, *common)
     if spec.flip:
@@ -252,6 +253,17 @@ def _round_contiguous(src: np.ndarray, dst: np.ndarray, spec: RoundSpec, params,
             d, d.view(_INT_VIEW[real]), storage.sig_bits, bias, params.t, params.emin, params.xmax,
             spec.fmt.has_nan, spec.p, key ^ _FLIP_STREAM, 0,
         )
+
+
+def _subnormal_extension(params, storage, real: np.dtype, lo: int):
+    """The fast path's lower bound and ``emin_field`` for :func:`_kernels._fast_bits_sub`:
+    down to twice the smallest subnormal when the format has subnormals (``t >= 2``,
+    ``2**emin`` a storage normal), else unchanged (``emin_field = 0``)."""
+    emin_field = params.emin + storage.emax
+    if not params.subnormal or params.t < 2 or emin_field < 1:
+        return lo, 0
+    twice_smallest = np.ldexp(1.0, params.emin - params.t + 2)
+    return int(np.array(twice_smallest, real).view(_INT_VIEW[real])), emin_field
 
 
 @lru_cache(maxsize=1024)

@@ -305,12 +305,31 @@ def _fast_bits(b, mode, s, lo, hi, top, sign_bit, key, i, t1_flip):
     return (b if slow else (m2 | (b & sign_bit))), slow
 
 
+@nb.njit(inline="always", nogil=True)
+def _fast_bits_sub(b, mode, s, lo, hi, top, sign_bit, key, i, t1_flip, emin_field, ssig):
+    """:func:`_fast_bits` extended below ``2**emin`` (``emin_field`` is its storage
+    exponent field; 0 turns the extension off). There the format's gap is fixed, so one
+    more bit is dropped per binade below ``emin``; for ``d < ssig`` dropped bits the
+    rounding of the storage integer is still exact (the kept bits are significand bits,
+    a storage subnormal being its own integer significand at exponent field 1, and a
+    carry is the move to the next binade). ``lo`` is then the bits of twice the
+    smallest subnormal, the first value with ``d < ssig``."""
+    mag = b & (sign_bit - 1)
+    d = s + max(emin_field - max(mag >> ssig, np.int64(1)), np.int64(0))
+    r62 = np.int64(0)
+    if mode == _SR or mode == _SRU:
+        r62 = np.int64(random_bits(key, i) >> np.uint64(2))
+    m2 = _fast_mag(mag, b < 0, mode, d, r62, t1_flip)
+    slow = (mag < lo) | (mag >= hi) | (m2 > top)
+    return (b if slow else (m2 | (b & sign_bit))), slow
+
+
 _BLOCK = 2048  #: elements per block: the fix-up pass re-reads a block while it is in cache
 
 
 @nb.njit(inline="always", nogil=True)
 def _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero,
-                  signed, mode, key, offset, lo, hi, top, sign_bit, s, lsb):
+                  signed, mode, key, offset, lo, hi, top, sign_bit, s, lsb, emin_field, ssig):
     """Round block by block: a branch-free pass, then a fix-up of the block's others."""
     n = xbits.shape[0]
     for blk in nb.prange((n + _BLOCK - 1) // _BLOCK):
@@ -318,7 +337,8 @@ def _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_
         stop = min(n, start + _BLOCK)
         nslow = 0
         for i in range(start, stop):
-            r, slow = _fast_bits(np.int64(xbits[i]), mode, s, lo, hi, top, sign_bit, key, i + offset, lsb)
+            r, slow = _fast_bits_sub(np.int64(xbits[i]), mode, s, lo, hi, top, sign_bit, key, i + offset, lsb,
+                                     emin_field, ssig)
             obits[i] = r
             nslow += np.int64(slow)
         if nslow == 0:
@@ -339,24 +359,24 @@ def _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_
 
 @nb.njit(parallel=True, **_JIT)
 def round_array_fast(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
-                     negzero, signed, mode, key, offset, lo, hi, top, sign_bit):
+                     negzero, signed, mode, key, offset, lo, hi, top, sign_bit, emin_field=0):
     """:func:`round_array` for ``t`` below the storage precision, fast and parallel (see
     :func:`_round_array_fast_body`)."""
     _round_array_fast_body(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
-                           negzero, signed, mode, key, offset, lo, hi, top, sign_bit)
+                           negzero, signed, mode, key, offset, lo, hi, top, sign_bit, emin_field)
 
 
 @nb.njit(error_model="numpy", **_JIT)
 def round_array_fast_serial(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
-                            negzero, signed, mode, key, offset, lo, hi, top, sign_bit):
+                            negzero, signed, mode, key, offset, lo, hi, top, sign_bit, emin_field=0):
     """:func:`round_array_fast` on one thread: small arrays, where starting threads costs more."""
     _round_array_fast_body(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
-                           negzero, signed, mode, key, offset, lo, hi, top, sign_bit)
+                           negzero, signed, mode, key, offset, lo, hi, top, sign_bit, emin_field)
 
 
 @nb.njit(inline="always", nogil=True)
 def _round_array_fast_body(x, xbits, out, obits, ssig, sbias, t, emin, subnormal, xmax, over_val, inf_val,
-                           negzero, signed, mode, key, offset, lo, hi, top, sign_bit):
+                           negzero, signed, mode, key, offset, lo, hi, top, sign_bit, emin_field=0):
     """:func:`round_array` for ``t`` below the storage precision, fast.
 
     Each block of elements is rounded by a branch-free pass over the storage bits for
@@ -369,31 +389,31 @@ def _round_array_fast_body(x, xbits, out, obits, ssig, sbias, t, emin, subnormal
     lsb = fast_parity_flip(t, emin, sbias)
     if mode == _NEAREST_EVEN:
         _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
-                      _NEAREST_EVEN, key, offset, lo, hi, top, sign_bit, s, lsb)
+                      _NEAREST_EVEN, key, offset, lo, hi, top, sign_bit, s, lsb, emin_field, ssig)
     elif mode == _UP:
         _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
-                      _UP, key, offset, lo, hi, top, sign_bit, s, lsb)
+                      _UP, key, offset, lo, hi, top, sign_bit, s, lsb, emin_field, ssig)
     elif mode == _DOWN:
         _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
-                      _DOWN, key, offset, lo, hi, top, sign_bit, s, lsb)
+                      _DOWN, key, offset, lo, hi, top, sign_bit, s, lsb, emin_field, ssig)
     elif mode == _ZERO:
         _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
-                      _ZERO, key, offset, lo, hi, top, sign_bit, s, lsb)
+                      _ZERO, key, offset, lo, hi, top, sign_bit, s, lsb, emin_field, ssig)
     elif mode == _SR:
         _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
-                      _SR, key, offset, lo, hi, top, sign_bit, s, lsb)
+                      _SR, key, offset, lo, hi, top, sign_bit, s, lsb, emin_field, ssig)
     elif mode == _SRU:
         _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
-                      _SRU, key, offset, lo, hi, top, sign_bit, s, lsb)
+                      _SRU, key, offset, lo, hi, top, sign_bit, s, lsb, emin_field, ssig)
     elif mode == _NEAREST_ZERO:
         _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
-                      _NEAREST_ZERO, key, offset, lo, hi, top, sign_bit, s, lsb)
+                      _NEAREST_ZERO, key, offset, lo, hi, top, sign_bit, s, lsb, emin_field, ssig)
     elif mode == _NEAREST_AWAY:
         _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
-                      _NEAREST_AWAY, key, offset, lo, hi, top, sign_bit, s, lsb)
+                      _NEAREST_AWAY, key, offset, lo, hi, top, sign_bit, s, lsb, emin_field, ssig)
     else:
         _round_blocks(x, xbits, out, obits, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
-                      _ODD, key, offset, lo, hi, top, sign_bit, s, lsb)
+                      _ODD, key, offset, lo, hi, top, sign_bit, s, lsb, emin_field, ssig)
 
 
 # ------------------------------------------------------------------- correctly rounded arithmetic

@@ -444,13 +444,21 @@ def small_format(fmt, pairs: int, sr_pairs: int, fma_triples: int, rng: np.rando
         pick = rng.choice(n_pairs, size=min(sr_pairs, n_pairs), replace=False)
         out += exhaustive(fmt, op, xs, n_pairs)
         out += stochastic(fmt, op, (xs[0][pick], xs[1][pick]), min(sr_pairs, n_pairs), seed)
-        out += grid_checks(fmt, op, xs, (xs[0][pick], xs[1][pick]), seed)
+        for dtype in _grid_storages(fmt):  # float32 too: the LPTensor and float32 LPFloat path
+            x32 = tuple(x.astype(dtype) for x in xs)
+            out += grid_checks(fmt, op, x32, (x32[0][pick], x32[1][pick]), seed)
     out += exhaustive(fmt, "sqrt", (v,), n)
     out += stochastic(fmt, "sqrt", (v,), n, seed)
-    out += grid_checks(fmt, "sqrt", (v,), (v,), seed)
+    for dtype in _grid_storages(fmt):
+        out += grid_checks(fmt, "sqrt", (v.astype(dtype),), (v.astype(dtype),), seed)
     out += exhaustive(fmt, "fma", triples, fma_triples)
     out += stochastic(fmt, "fma", tuple(x[:sr_pairs] for x in triples), sr_pairs, seed)
     return out
+
+
+def _grid_storages(fmt) -> Tuple[type, ...]:
+    """The storage dtypes the emulated arrays' path is checked in."""
+    return (np.float64, np.float32) if fits_float32(fmt) else (np.float64,)
 
 
 def wide_format(fmt, n: int, rng: np.random.Generator, seed: int) -> List[Check]:

@@ -452,12 +452,28 @@ def test_lparray_equals_lptensor():
         same_bits(got, want.as_plain().detach().numpy())
 
 
+def _same_as_reference_and_x64(op, a, b, fmt, mode, key, p, r62):
+    """float32 ``op`` without x64 equals the float64 reference given the same random
+    words, and equals the result with x64 on."""
+    from lowprec.rounding import array_api
+    got = lp.jax.correctly_rounded(op, jnp.asarray(a), jnp.asarray(b), fmt, mode, key)
+    with np.errstate(all="ignore"):
+        want = array_api.round_op(op, a.astype(np.float64), b.astype(np.float64), p, mode, r62)
+    same_bits(got, want.astype(np.float32))
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        same_bits(lp.jax.correctly_rounded(op, jnp.asarray(a), jnp.asarray(b), fmt, mode, key), got)
+    finally:
+        jax.config.update("jax_enable_x64", old)
+
+
 def test_stochastic_uniform_float32_without_x64():
     # Its decision needs only the kept bits and inexactness, which the float32 path's
     # round-to-odd keeps: the same bits as the float64 path (x64) and the NumPy reference
     # given the same random words, for every operation.
     from lowprec.jax import _fastround, _random
-    from lowprec.rounding import array_api, rounding_params
+    from lowprec.rounding import rounding_params
     fmt = lp.format("bf16")
     a = format_values(fmt, 4000, 1)
     b = format_values(fmt, 4000, 2)
@@ -466,16 +482,7 @@ def test_stochastic_uniform_float32_without_x64():
     p = rounding_params(fmt, True, np.dtype(np.float32))
     sru = RoundingMode.STOCHASTIC_UNIFORM
     for op in range(5):
-        got = lp.jax.correctly_rounded(op, jnp.asarray(a), jnp.asarray(b), fmt, sru, key)
-        with np.errstate(all="ignore"):
-            want = array_api.round_op(op, a.astype(np.float64), b.astype(np.float64), p, sru, r62)
-        same_bits(got, want.astype(np.float32))
-        old = jax.config.jax_enable_x64
-        jax.config.update("jax_enable_x64", True)
-        try:
-            same_bits(lp.jax.correctly_rounded(op, jnp.asarray(a), jnp.asarray(b), fmt, sru, key), got)
-        finally:
-            jax.config.update("jax_enable_x64", old)
+        _same_as_reference_and_x64(op, a, b, fmt, sru, key, p, r62)
     x = lp.asarray(jnp.asarray(a), "bf16", "stochastic_uniform", rng=key)
     with lp.jax.rng(jax.random.key(1)):
         y = x * x + x  # LPArray operators, no x64
@@ -487,7 +494,7 @@ def test_stochastic_float32_without_x64(name):
     # + - * have exact float32 error-free transformations: the same bits as the float64
     # reference given the same random words (r62 = u * 2**30 + 2**30 - 1), and as x64.
     from lowprec.jax import _fastround, _random
-    from lowprec.rounding import array_api, rounding_params
+    from lowprec.rounding import rounding_params
     fmt = lp.format(name)
     (na, nb), _ = pair(fmt, "nearest_even", n=3000, seed=4)
     a, b = np.asarray(na.values, np.float32), np.asarray(nb.values, np.float32)
@@ -499,16 +506,7 @@ def test_stochastic_float32_without_x64(name):
     with np.errstate(over="ignore"):
         b[300:400] = lp.chop(3 * a[300:400], fmt)  # quotients near 1/3
     for op in (lp.jax._arith.ADD, lp.jax._arith.SUBTRACT, lp.jax._arith.MULTIPLY, lp.jax._arith.DIVIDE):
-        got = lp.jax.correctly_rounded(op, jnp.asarray(a), jnp.asarray(b), fmt, sr, key)
-        with np.errstate(all="ignore"):
-            want = array_api.round_op(op, a.astype(np.float64), b.astype(np.float64), p, sr, r62)
-        same_bits(got, want.astype(np.float32))
-        old = jax.config.jax_enable_x64
-        jax.config.update("jax_enable_x64", True)
-        try:
-            same_bits(lp.jax.correctly_rounded(op, jnp.asarray(a), jnp.asarray(b), fmt, sr, key), got)
-        finally:
-            jax.config.update("jax_enable_x64", old)
+        _same_as_reference_and_x64(op, a, b, fmt, sr, key, p, r62)
     with pytest.raises(lp.FormatError, match="jax_enable_x64"):
         lp.jax.correctly_rounded(lp.jax._arith.SQRT, jnp.asarray(a), jnp.asarray(b), fmt, sr, key)
 

@@ -10,7 +10,7 @@ from ..errors import UnsupportedOperationError
 from ..formats import FloatFormat
 from ..policy import accumulation_model
 from ..random import next_key
-from ..rounding import _kernels
+from ..rounding import _exact_sum, _kernels
 from ..rounding.params import rounding_params
 
 
@@ -33,11 +33,7 @@ def fold(op_add: bool, rows: np.ndarray, fmt, mode, keep_partials: bool, model=N
     model = accumulation_model(model)
     op = _kernels.ADD if op_add else _kernels.MULTIPLY
     if model == "exact":
-        with np.errstate(all="ignore"):
-            ufunc = np.add if op_add else np.multiply
-            partials = ufunc.accumulate(rows, axis=1) if keep_partials else None
-            final = ufunc.reduce(rows, axis=1)
-        return chop(final, fmt, mode), (chop(partials, fmt, mode) if keep_partials else None)
+        return _exact_fold(op_add, np.ascontiguousarray(rows, dtype=np.float64), fmt, mode, keep_partials)
     if model == "pairwise" and not keep_partials:
         return _pairwise(op, rows, fmt, mode), None
     acc_fmt = model if isinstance(model, FloatFormat) else fmt
@@ -48,6 +44,72 @@ def fold(op_add: bool, rows: np.ndarray, fmt, mode, keep_partials: bool, model=N
     if acc_fmt is not fmt:
         return chop(out, fmt, mode), (chop(partials, fmt, mode) if keep_partials else None)
     return out, (partials if keep_partials else None)
+
+
+def _core_params(fmt, mode):
+    """The rounding arguments of the kernels without the stream (``key``, ``offset``)."""
+    p = rounding_params(fmt)
+    return (p.t, p.emin, p.subnormal, p.xmax, p.overflow_value, p.inf_value, p.negzero, p.signed, int(mode))
+
+
+#: The exact product of a row grows by ``t`` bits per factor and costs quadratic time:
+#: beyond this many significand bits in all, ``prod`` under "exact" is an error.
+EXACT_PROD_BITS = 1 << 18
+
+
+def _exact_fold(op_add, rows, fmt, mode, keep):
+    """``fold`` under "exact": each result (and each partial) the exact sum or product,
+    rounded once (:mod:`lowprec.rounding._exact_sum`); random word ``i`` per row, or
+    ``i*k + j`` per partial."""
+    n, k = rows.shape
+    key = _key(mode)
+    params = _core_params(fmt, mode)
+    if not op_add:
+        if k * fmt.t > EXACT_PROD_BITS:
+            raise UnsupportedOperationError(
+                f"an exact product of {k} factors of {fmt.t} bits needs {k * fmt.t} significand bits "
+                f"(the limit is {EXACT_PROD_BITS}); use another accumulation model for prod, e.g. "
+                "with lp.accumulate('sequential'), or take the product of smaller pieces.")
+        out = np.empty(n)
+        partials = np.empty(rows.shape if keep else (1, 1))
+        _exact_sum.prods_exact(rows, out, partials, keep, *params, key, 0)
+        return out, (partials if keep else None)
+    if keep:
+        partials = np.empty(rows.shape)
+        _exact_sum.cumsums_exact(rows, partials, *params, key, 0)
+        return (partials[:, -1].copy() if k else np.zeros(n)), partials
+    sums, ok = _checked_sums(rows)
+    out = np.empty(n)
+    _exact_sum.round_rows(sums, ok, out, *params, key, 0)
+    rest = np.flatnonzero(~ok)
+    if rest.size:
+        _exact_sum.sums_exact(rows, rest, out, *params, key, 0)
+    return out, None
+
+
+_CHUNK = 4096  #: elements per parallel piece of the binary64 sums of long rows
+
+
+def _checked_sums(rows):
+    """The binary64 sum of each row and where it is provably exact (every TwoSum error
+    zero; the result finite and nonzero). Few long rows are summed in parallel pieces,
+    whose sums are then summed, checked the same way."""
+    n, k = rows.shape
+    chunk = k if (n >= 8 or k <= 2 * _CHUNK) else _CHUNK
+    pieces = max(1, -(-k // chunk)) if chunk else 1
+    sums = np.empty((n, pieces))
+    errs = np.empty((n, pieces))
+    _exact_sum.chunk_sums(rows, max(chunk, 1), sums, errs)
+    if pieces > 1:
+        total = np.empty((n, 1))
+        err2 = np.empty((n, 1))
+        _exact_sum.chunk_sums(sums, pieces, total, err2)
+        err = errs.sum(axis=1) + err2[:, 0]  # sums of magnitudes: zero iff all are
+        sums = total
+    else:
+        err = errs[:, 0]
+    sums = sums[:, 0]
+    return sums, (err == 0) & (sums != 0) & (np.abs(sums) < np.inf)
 
 
 def _pairwise(op, rows, fmt, mode):
@@ -67,11 +129,14 @@ def _pairwise(op, rows, fmt, mode):
 def matmul(a: np.ndarray, b: np.ndarray, fmt, mode, model=None) -> np.ndarray:
     """``a @ b`` of format values under the accumulation model.
 
-    **Rounding.** ``sequential``: each product rounded, then each partial sum rounded,
-    ``k`` ascending. ``fma``: each step ``acc + a*b`` rounded once. ``pairwise``: products
-    rounded, then a balanced tree of rounded sums. ``exact``: binary64 product, rounded
-    once. A wider format: products and sums accumulated in it with one rounding per step
-    (as ``fma``), the result rounded once into ``fmt``.
+    **Rounding.** ``sequential``: each product correctly rounded, then each partial sum
+    rounded, ``k`` ascending. ``fma``: the first product rounded, then each step ``acc +
+    a*b`` rounded once with the exact product. ``pairwise``: products correctly rounded,
+    then a balanced tree of rounded sums. ``exact``: the exact real dot product rounded
+    once (IEEE signed zeros; infinities and NaN as IEEE; no intermediate overflow). A
+    wider format: the steps of ``fma`` rounded in it, the result rounded once into ``fmt``.
+    Every model is exact in every format and mode (also ``t > 26`` and exponent ranges
+    beyond binary64's products).
     """
     model = accumulation_model(model)
     a = np.asarray(a, dtype=np.float64)
@@ -99,16 +164,24 @@ def matmul(a: np.ndarray, b: np.ndarray, fmt, mode, model=None) -> np.ndarray:
 
 def _matmul2(a, b, fmt, mode, model):
     if model == "exact":
-        return chop(a @ b, fmt, mode)
+        return _exact_matmul(np.ascontiguousarray(a), np.ascontiguousarray(b), fmt, mode)
     if model == "pairwise":
-        products = chop(a[:, :, None] * b[None, :, :], fmt, mode)  # exact products of <= 26-bit values
+        if _products_exact(a, b, fmt):  # binary64 products are exact: round them
+            products = chop(a[:, :, None] * b[None, :, :], fmt, mode)
+        else:  # correctly rounded products (exact_product + round_pair)
+            x = np.broadcast_to(a[:, :, None], (a.shape[0], a.shape[1], b.shape[1])).reshape(-1)
+            y = np.broadcast_to(b[None, :, :], (a.shape[0], a.shape[1], b.shape[1])).reshape(-1)
+            products = binary(_kernels.MULTIPLY, x, y, rounding_params(fmt), mode, _key(mode), on_grid=True)
+            products = products.reshape(a.shape[0], a.shape[1], b.shape[1])
         rows = np.ascontiguousarray(np.moveaxis(products, 1, -1)).reshape(-1, a.shape[1])
         return _pairwise(_kernels.ADD, rows, fmt, mode).reshape(a.shape[0], b.shape[1])
     acc_fmt = model if isinstance(model, FloatFormat) else fmt
     fused = model != "sequential"
     out = np.empty((a.shape[0], b.shape[1]))
     a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-    if _products_exact(a, b, fmt) and rounding_params(acc_fmt).t < 52:
+    if fused and not _products_exact(a, b, fmt):  # products beyond binary64: exact fused steps
+        _exact_sum.matmul_fused(a, b, out, *_kernel_params(acc_fmt, mode))
+    elif _products_exact(a, b, fmt) and rounding_params(acc_fmt).t < 52:
         p = rounding_params(acc_fmt)
         lo, hi, top = fast_range(p, np.dtype(np.float64))
         sign_bit = np.int64(-(2**63)) if p.signed else np.int64(0)
@@ -142,3 +215,63 @@ def _max_finite(x) -> float:
 def _min_nonzero(x) -> float:
     m = np.abs(x[np.isfinite(x) & (x != 0)])
     return float(m.min()) if m.size else np.inf
+
+
+def _exact_matmul(a, b, fmt, mode):
+    """``a @ b`` (2-D) under "exact": every entry the exact dot product rounded once
+    (random word ``i*n + j``). Where the products of the format are exact in binary64
+    (:func:`_products_exact`) an entry whose products span at most 53 bits with the sums
+    (from the row's and column's largest magnitude and smallest quantum) is taken from
+    BLAS, provably exact in any order; rows with other entries are summed in binary64
+    with a TwoSum check of every step; what remains (inexact, zero or special results,
+    other formats) goes to the integer superaccumulator."""
+    m, kk = a.shape
+    n = b.shape[1]
+    key = _key(mode)
+    params = _core_params(fmt, mode)
+    out = np.empty((m, n))
+    todo = np.ones((m, n), dtype=bool)
+    if m and n and kk and _products_exact(a, b, fmt):
+        with np.errstate(all="ignore"):
+            ok = _blas_exact(a, b, fmt)
+            c = a @ b if ok.any() else np.zeros((m, n))
+        ok &= (c != 0) & (np.abs(c) < np.inf)
+        rows = np.flatnonzero(~ok.all(axis=1))
+        if rows.size:
+            _exact_sum.matmul_checked(a, b, rows, c, ok)
+        _exact_sum.round_entries(c, ok, out, *params, key, 0)
+        todo = ~ok
+    ii, jj = np.nonzero(todo)
+    if ii.size:
+        bt = np.ascontiguousarray(b.T)
+        compact = fmt.t <= 26 and _exact_sum.fits26(a) and _exact_sum.fits26(bt)
+        parts_a = _decomposed(a, compact)
+        parts_b = _decomposed(bt, compact)
+        _exact_sum.dots_exact(*parts_a, *parts_b, ii, jj, out, compact, *params, key, 0)
+    return out
+
+
+def _decomposed(x, compact):
+    man = np.empty(x.shape, dtype=np.int64)
+    ex = np.empty(x.shape, dtype=np.int64)
+    cls = np.empty(x.shape, dtype=np.int8)
+    neg = np.empty(x.shape, dtype=np.bool_)
+    _exact_sum.decompose(x, man, ex, cls, neg, compact)
+    return man, ex, cls, neg
+
+
+def _blas_exact(a, b, fmt) -> np.ndarray:
+    """Where ``(a @ b)[i, j]`` is exact in binary64 whatever the order of the sum: every
+    nonzero format value ``x`` is a multiple of ``2**(max(e_x, emin) - t + 1)``, so the
+    products of row ``i`` and column ``j`` are multiples of ``2**(qa_i + qb_j)`` below
+    ``2**(ea_i + eb_j)``, and so is every partial sum (times ``k``): exact when that
+    takes at most 53 bits (the caller has checked the products' range)."""
+    def spans(x, axis):
+        mag = np.abs(x)
+        top = np.frexp(mag.max(axis=axis))[1]  # max < 2**top
+        small = np.where(mag > 0, mag, np.inf).min(axis=axis)
+        quantum = np.maximum(np.frexp(small)[1] - 1, fmt.emin) - (fmt.t - 1)
+        finite = np.isfinite(x).all(axis=axis)
+        return np.where(finite, top - quantum, 10 ** 6)
+    width = int(np.ceil(np.log2(a.shape[1]))) if a.shape[1] > 1 else 0
+    return (spans(a, 1)[:, None] + spans(b, 0)[None, :] + width) <= 53

@@ -1,0 +1,129 @@
+"""The accumulation models mean what they say (issue 12): "exact" is the exact result
+rounded once, "pairwise" rounds correctly rounded products, "fma" rounds once per step
+with the exact product -- in every format (t > 26, wide exponents) and mode."""
+
+import numpy as np
+import pytest
+
+import lowprec as lp
+
+
+def _sum(vals, fmt, mode=1, model="exact", **kw):
+    return float(np.asarray(lp.sum(lp.asarray(np.array(vals, dtype=float), fmt, mode), accumulate=model, **kw)))
+
+
+def _mm(a, b, fmt, mode=1, model="exact"):
+    x = lp.asarray(np.array(a, dtype=float), fmt, mode)
+    y = lp.asarray(np.array(b, dtype=float), fmt, mode)
+    with lp.accumulate(model):
+        return np.asarray(x @ y, dtype=float)
+
+
+def _bits(v):
+    return np.float64(v).view(np.int64)
+
+
+@pytest.mark.parametrize("model", ["exact", "sequential", "pairwise", "fma"])
+def test_sum_of_one_negative_zero_is_negative_zero(model):
+    assert _bits(_sum([-0.0], "half", model=model)) == _bits(-0.0)
+
+
+def test_exact_zero_sum_signs():
+    assert _bits(_sum([1.0, -1.0], "half", "down")) == _bits(-0.0)
+    assert _bits(_sum([1.0, -1.0], "half", "nearest")) == _bits(0.0)
+    assert _bits(_sum([-0.0, -0.0], "half", "up")) == _bits(-0.0)
+    assert _bits(_sum([0.0, 0.0], "half", "down")) == _bits(0.0)
+    assert _bits(_sum([0.0, -0.0], "half", "down")) == _bits(-0.0)
+    assert _bits(_sum([], "half", "down")) == _bits(0.0)
+
+
+def test_exact_dot_with_k_1_keeps_negative_zero():
+    assert _bits(_mm([[-0.0]], [[1.0]], "fp4_e2m1")[0, 0]) == _bits(-0.0)
+    assert _bits(_mm([[0.0, -0.0]], [[-1.0], [1.0]], "half")[0, 0]) == _bits(-0.0)
+
+
+def test_exact_beyond_binary64_precision():
+    # bf16 round-up of 1 + 2**-60: the tiny term must not vanish in binary64
+    assert _sum([1.0, 2.0 ** -60], "bf16", "up") == 1.0078125
+    assert _mm([[1.0, 2.0 ** -60]], [[1.0], [1.0]], "bf16", "up")[0, 0] == 1.0078125
+    # fp64: 1 + 2**-80 - 1 is 2**-80 exactly
+    assert _sum([1.0, 2.0 ** -80, -1.0], "fp64") == 2.0 ** -80
+
+
+def test_exact_beyond_binary64_range():
+    f = lp.format("e11m10")
+    got = _mm([[2.0 ** 600, 2.0 ** 600]], [[2.0 ** 600], [2.0 ** 600]], f, "toward_zero")[0, 0]
+    assert got == f.xmax
+    # partial sums overflowing binary64 do not matter: only the result is rounded
+    big = float(np.ldexp(1.0, 1023))
+    assert _sum([big, big, -big, -big, 1.0], "fp64") == 1.0
+    assert _sum([big, big, -big], "fp64") == big
+    # products below binary64's subnormals: round-up gives the smallest subnormal
+    assert _mm([[2.0 ** -540]], [[2.0 ** -540]], f, "up")[0, 0] == f.xmins
+
+
+def test_exact_infinities_and_nan():
+    assert np.isnan(_sum([np.inf, -np.inf, 1.0], "half"))
+    assert _sum([np.inf, 1.0], "half") == np.inf
+    assert np.isnan(_mm([[np.inf]], [[0.0]], "half")[0, 0])
+
+
+def test_exact_stochastic_uses_the_exact_residual():
+    # 1 + 2**-70 in bf16: rounds up with probability 2**-63 (threshold 0 of 62 bits: never);
+    # 1 + 2**-9 + 2**-70: exactly 1/4 + 2**-63 of the gap -> the threshold is 2**60
+    x = lp.asarray(np.array([1.0, 2.0 ** -9, 2.0 ** -70]), "bf16", "stochastic")
+    ups = 0
+    for s in range(400):
+        ups += float(np.asarray(_seeded_sum(x, s))) > 1.0
+    assert 60 < ups < 140  # p = 1/4
+
+
+def _seeded_sum(x, s):
+    lp.seed(s)
+    with lp.accumulate("exact"):
+        return np.sum(x)
+
+
+def test_exact_cumsum_partials():
+    x = lp.asarray(np.array([1.0, 2.0 ** -60, -(2.0 ** -60), -0.0]), "bf16", "up")
+    with lp.accumulate("exact"):
+        c = np.asarray(np.cumsum(x))
+    assert list(c) == [1.0, 1.0078125, 1.0, 1.0]
+
+
+def test_exact_prod():
+    f = lp.format("e8m30")
+    x = lp.asarray(np.array([1 + 2.0 ** -30] * 3), f, "up")
+    with lp.accumulate("exact"):
+        got = float(np.asarray(np.prod(x)))
+    assert got == 1 + 2.0 ** -28  # (1 + u)**3 = 1 + 3u + 3u**2 + u**3, u = 2**-30, rounded up once
+    y = lp.asarray(np.array([-0.0, 3.0]), "half")
+    with lp.accumulate("exact"):
+        assert _bits(float(np.asarray(np.prod(y)))) == _bits(-0.0)
+
+
+def test_pairwise_products_correctly_rounded_t_above_26():
+    v = 1 + 2.0 ** -30
+    got = _mm([[v]], [[v]], "e8m30", "up", "pairwise")[0, 0]
+    assert got == 1.0000000027939677
+
+
+def test_pairwise_products_beyond_binary64_range():
+    f = lp.format("e11m10")
+    assert _mm([[2.0 ** 600]], [[2.0 ** 600]], f, "toward_zero", "pairwise")[0, 0] == f.xmax
+    assert _mm([[2.0 ** -540]], [[2.0 ** -540]], f, "up", "pairwise")[0, 0] == f.xmins
+
+
+def test_fma_one_rounding_with_the_exact_product():
+    f = lp.format("e8m30")
+    x = 1 + 2.0 ** -29
+    y = 1 + 2.0 ** -30
+    c = 1 + 2.0 ** -29 + 2.0 ** -30  # x*y - c = 2**-59 exactly
+    got = _mm([[-c, x]], [[1.0], [y]], f, "nearest", "fma")[0, 0]
+    assert got == 2.0 ** -59
+
+
+def test_fma_wide_exponent_overflow_is_inf_not_nan():
+    f = lp.format("e11m10")
+    got = _mm([[2.0 ** 1000, 2.0 ** 600]], [[1.0], [2.0 ** 600]], f, "up", "fma")[0, 0]
+    assert got == np.inf

@@ -5,6 +5,11 @@
 0.10009765625
 """
 
+# First, before any numba kernel runs: make the fork- and thread-safe TBB layer loadable.
+from ._threading import load_tbb as _load_tbb
+
+_load_tbb()
+
 from .chop import chop
 from .dispatch import register_backend
 from .errors import (

@@ -10,6 +10,11 @@ from ._threading import load_tbb as _load_tbb
 
 _load_tbb()
 
+# Also first: where numba caches the kernels when the package directory is read-only.
+from ._cache import install as _install_cache_locator
+
+_install_cache_locator()
+
 from .chop import chop
 from .dispatch import register_backend
 from .errors import (

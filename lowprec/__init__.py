@@ -39,6 +39,9 @@ from .ndarray._percall import (cumprod, cumsum, dot, einsum, inner, matmul, mean
                                tensordot, trace, var, vdot)
 from .random import seed
 from .rounding import RoundingMode, rounding_mode
+from ._dask import register_when_distributed_imported as _register_distributed
+
+_register_distributed()  # LP arrays keep their type in dask.distributed (now or once it is imported)
 
 __version__ = "0.1.0"
 

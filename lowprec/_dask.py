@@ -8,6 +8,9 @@ the same chunking (other chunkings draw other bits).
 
 from __future__ import annotations
 
+import importlib.abc
+import pickle
+import sys
 from typing import Any, Optional
 
 import numpy as np
@@ -56,3 +59,84 @@ def asarray_dask(x: Any, fmt, rmode, *, dtype=None, subnormal=None, seed=None, r
 
     meta = LPFloat._wrap(np.empty((0,) * x.ndim, target), f, mode)
     return x.map_blocks(block, dtype=target, meta=meta)
+
+
+# -- dask.distributed: keep the LP type across process boundaries ---------------------
+# distributed sends numpy arrays with its own serializer (``dask_serialize`` for
+# np.ndarray), which rebuilds a plain ndarray: results came back from workers unwrapped
+# and an operation on operands that moved between workers ran unrounded. The LP types get
+# the same zero-copy frames plus their metadata (format, mode, scales) in the header.
+
+def _lp_serialize(x, context=None):
+    from distributed.protocol.numpy import serialize_numpy_ndarray
+    header, frames = serialize_numpy_ndarray(x.view(np.ndarray), context=context)
+    header["lowprec"] = pickle.dumps((type(x), dict(x.__dict__)))
+    return header, frames
+
+
+def _lp_deserialize(header, frames):
+    from distributed.protocol.numpy import deserialize_numpy_ndarray
+    cls, state = pickle.loads(header["lowprec"])
+    obj = deserialize_numpy_ndarray(header, frames).view(cls)
+    obj.__dict__.update(state)
+    return obj
+
+
+def register_distributed() -> None:
+    """Register the LP array types with distributed's serializer (idempotent).
+
+    Runs at ``import lowprec`` when distributed is already imported, else right after
+    ``distributed.protocol`` is imported (:class:`_AfterImport`). Every class is
+    registered by name, not only the base: distributed's dispatch caches the lookup of a
+    class, so an LPFloat sent before this ran would otherwise keep the ndarray serializer.
+    """
+    from distributed.protocol import dask_deserialize, dask_serialize
+
+    from .ndarray._base import LPArray
+    classes, todo = [], [LPArray]
+    while todo:
+        cls = todo.pop()
+        classes.append(cls)
+        todo.extend(cls.__subclasses__())
+    for cls in classes:
+        dask_serialize.register(cls)(_lp_serialize)
+        dask_deserialize.register(cls)(_lp_deserialize)
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Calls :func:`register_distributed` once ``distributed.protocol`` has been executed,
+    so that the registration needs neither an import of distributed by lowprec (slow) nor
+    an import order from the user."""
+
+    name = "distributed.protocol"
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(fullname, path, target) if find is not None else None
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        exec_module = getattr(loader, "exec_module", None)
+        if exec_module is None:
+            return spec
+
+        def exec_then_register(module):
+            exec_module(module)
+            register_distributed()
+
+        loader.exec_module = exec_then_register  # this module's own loader instance
+        return spec
+
+
+def register_when_distributed_imported() -> None:
+    """At ``import lowprec``: register now, or as soon as distributed is imported."""
+    if _AfterImport.name in sys.modules:
+        register_distributed()
+    elif not any(isinstance(f, _AfterImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport())

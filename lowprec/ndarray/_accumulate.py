@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..arith import binary, exact_in_binary64
@@ -80,7 +82,7 @@ def _exact_fold(op_add, rows, fmt, mode, keep):
         return (partials[:, -1].copy() if k else np.zeros(n)), partials
     sums, ok = _checked_sums(rows)
     out = np.empty(n)
-    _exact_sum.round_rows(sums, ok, out, *params, key, 0)
+    _round_keyed(sums, out, fmt, mode, key)  # the rows not ok are redone below
     rest = np.flatnonzero(~ok)
     if rest.size:
         _exact_sum.sums_exact(rows, rest, out, *params, key, 0)
@@ -219,59 +221,138 @@ def _min_nonzero(x) -> float:
 
 def _exact_matmul(a, b, fmt, mode):
     """``a @ b`` (2-D) under "exact": every entry the exact dot product rounded once
-    (random word ``i*n + j``). Where the products of the format are exact in binary64
-    (:func:`_products_exact`) an entry whose products span at most 53 bits with the sums
-    (from the row's and column's largest magnitude and smallest quantum) is taken from
-    BLAS, provably exact in any order; rows with other entries are summed in binary64
-    with a TwoSum check of every step; what remains (inexact, zero or special results,
-    other formats) goes to the integer superaccumulator."""
+    (random word ``i*n + j`` of one key). Entries that binary64 provably gets exactly
+    (:func:`_certified`) come from BLAS: from one product, or, when that certifies too
+    few, from the two products of ``a`` split by magnitude (their sum an exact TwoSum
+    pair, rounded once); up to a quarter of uncertified entries are summed in binary64
+    with a TwoSum check of every step (:func:`lowprec.rounding._exact_sum.dots_checked`);
+    what remains (inexact there, zero or special results, formats of more than 26 bits)
+    goes to the integer superaccumulator."""
     m, kk = a.shape
     n = b.shape[1]
     key = _key(mode)
     params = _core_params(fmt, mode)
     out = np.empty((m, n))
     todo = np.ones((m, n), dtype=bool)
-    if m and n and kk and _products_exact(a, b, fmt):
-        with np.errstate(all="ignore"):
-            ok = _blas_exact(a, b, fmt)
-            c = a @ b if ok.any() else np.zeros((m, n))
-        ok &= (c != 0) & (np.abs(c) < np.inf)
-        rows = np.flatnonzero(~ok.all(axis=1))
-        if rows.size:
-            _exact_sum.matmul_checked(a, b, rows, c, ok)
-        _exact_sum.round_entries(c, ok, out, *params, key, 0)
-        todo = ~ok
-    ii, jj = np.nonzero(todo)
-    if ii.size:
+    if m and n and kk and fmt.t <= 26:  # wider formats: no binary64 product is certified
+        sa, sb = _stats(a, rows=True), _stats(b, rows=False)
+        ok = _certified(sa, sb, fmt, kk)
+        lo = None
+        if ok.mean() < 0.9:
+            a_hi, a_lo = _split(a, fmt, sa)
+            ok2 = _certified(_stats(a_hi, rows=True), sb, fmt, kk) & _certified(_stats(a_lo, rows=True), sb, fmt, kk)
+            if ok2.sum() > ok.sum():
+                ok = ok2
+                with np.errstate(all="ignore"):
+                    c1, c2 = a_hi @ b, a_lo @ b
+                    c = c1 + c2  # TwoSum: c + lo == c1 + c2 exactly
+                    bb = c - c1
+                    lo = (c1 - (c - bb)) + (c2 - bb)
+        if ok.any():
+            if lo is None:
+                with np.errstate(all="ignore"):
+                    c = a @ b
+            ok &= (c != 0) & (np.abs(c) < np.inf)
+        else:
+            c = np.zeros((m, n))
         bt = np.ascontiguousarray(b.T)
-        compact = fmt.t <= 26 and _exact_sum.fits26(a) and _exact_sum.fits26(bt)
-        parts_a = _decomposed(a, compact)
-        parts_b = _decomposed(bt, compact)
-        _exact_sum.dots_exact(*parts_a, *parts_b, ii, jj, out, compact, *params, key, 0)
+        ii, jj = np.nonzero(~ok)
+        if 0 < ii.size <= m * n // 4:  # the rest in binary64 with a TwoSum check (cheap)
+            if lo is not None:
+                lo[ii, jj] = 0.0
+            _exact_sum.dots_checked(a, bt, ii, jj, c, ok)
+        _round_keyed(c, out, fmt, mode, key)
+        if lo is not None:
+            _exact_sum.round_pairs(c.reshape(-1), lo.reshape(-1), ok.reshape(-1), out.reshape(-1), *params, key, 0)
+        if ok.all():
+            return out
+        todo = ~ok
+    else:
+        bt = np.ascontiguousarray(b.T)
+    ii, jj = np.nonzero(todo)
+    if ii.size < 8 * (m + n):  # a few entries: split each product where it is needed
+        _exact_sum.dots_exact_direct(a, bt, ii, jj, out, *params, key, 0)
+    else:  # many: integer significands of every element once
+        _exact_sum.dots_exact(*_decomposed(a), *_decomposed(bt), ii, jj, out, *params, key, 0)
     return out
 
 
-def _decomposed(x, compact):
+class _KeySpec(NamedTuple):
+    """What :func:`lowprec.chop._round_contiguous` reads of a spec, with a given key."""
+
+    fmt: FloatFormat
+    mode: object
+    fixed: np.uint64
+    flip: bool = False
+    p: float = 0.5
+
+    def key(self) -> np.uint64:
+        return self.fixed
+
+
+def _round_keyed(x, out, fmt, mode, key):
+    """``out = round(x)`` elementwise by the fast rounding kernel with the random word
+    ``i`` of ``key`` for flat element ``i`` (C order)."""
+    from ..chop import _round_contiguous
+
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    _round_contiguous(x, out, _KeySpec(fmt, mode, key), rounding_params(fmt), np.dtype(np.float64))
+
+
+def _stats(x, rows: bool):
+    """Per row (or column) of ``x``: the largest magnitude, the smallest nonzero one and
+    whether all are finite (:func:`lowprec.rounding._exact_sum.row_stats`)."""
+    n = x.shape[0] if rows else x.shape[1]
+    big, small, finite = np.empty(n), np.empty(n), np.empty(n, dtype=np.bool_)
+    (_exact_sum.row_stats if rows else _exact_sum.col_stats)(np.ascontiguousarray(x), big, small, finite)
+    return big, small, finite
+
+
+def _certified(sa, sb, fmt, k) -> np.ndarray:
+    """Where ``(a @ b)[i, j]`` is exact in binary64 whatever the order of the sum, from the
+    row statistics ``sa`` of ``a`` and the column statistics ``sb`` of ``b``
+    (:func:`_stats`). Every nonzero format value ``x`` is a multiple of ``2**(max(e_x, emin)
+    - t + 1)``: the products of row ``i`` and column ``j`` are multiples of ``2**(qa_i +
+    qb_j)`` below ``2**(ea_i + eb_j)``, and so is every partial sum (times ``k``). Exact
+    when that takes at most 53 bits, the quantum is at least binary64's ``2**-1074`` and
+    the bound stays below ``2**1020``."""
+    width = int(np.ceil(np.log2(k))) if k > 1 else 0
+
+    def parts(s):
+        big, small, finite = s
+        top = np.frexp(big)[1].astype(np.int64)  # big < 2**top
+        quantum = np.maximum(np.frexp(np.where(small < np.inf, small, 1.0))[1] - 1, fmt.emin) - (fmt.t - 1)
+        return top, quantum.astype(np.int64), np.where(finite, top - quantum, 10 ** 6)
+
+    ta, qa, spa = parts(sa)
+    tb, qb, spb = parts(sb)
+    if qa.min() + qb.min() < -1074 or ta.max() + tb.max() + width > 1020:  # rare: per entry
+        return ((spa[:, None] + spb[None, :] + width <= 53) & (qa[:, None] + qb[None, :] >= -1074)
+                & (ta[:, None] + tb[None, :] + width <= 1020))
+    if spa.max() + spb.max() + width <= 53:
+        return np.ones((spa.size, spb.size), dtype=bool)
+    return spb.astype(np.int32)[None, :] <= (53 - width - spa).astype(np.int32)[:, None]
+
+
+def _split(a, fmt, sa):
+    """``a == a_hi + a_lo`` exactly: the elements of magnitude at least ``2**tau`` and
+    the others, ``tau`` halfway between the largest exponent and the smallest quantum
+    (from the row statistics ``sa``), so that each part spans about half the bits."""
+    big, small, _ = sa
+    if not (small < np.inf).any():
+        return a, np.zeros_like(a)
+    top = int(np.frexp(big.max())[1])
+    bottom = max(int(np.frexp(small.min())[1]) - 1, fmt.emin) - (fmt.t - 1)
+    tau = float(np.ldexp(1.0, (top + bottom + fmt.t) // 2))
+    with np.errstate(invalid="ignore"):  # inf rows give NaN parts: never certified
+        hi = a * (np.abs(a) >= tau)  # a or a signed zero; NaN goes to the low part
+        return hi, a - hi
+
+
+def _decomposed(x):
     man = np.empty(x.shape, dtype=np.int64)
     ex = np.empty(x.shape, dtype=np.int64)
     cls = np.empty(x.shape, dtype=np.int8)
     neg = np.empty(x.shape, dtype=np.bool_)
-    _exact_sum.decompose(x, man, ex, cls, neg, compact)
+    _exact_sum.decompose(x, man, ex, cls, neg)
     return man, ex, cls, neg
-
-
-def _blas_exact(a, b, fmt) -> np.ndarray:
-    """Where ``(a @ b)[i, j]`` is exact in binary64 whatever the order of the sum: every
-    nonzero format value ``x`` is a multiple of ``2**(max(e_x, emin) - t + 1)``, so the
-    products of row ``i`` and column ``j`` are multiples of ``2**(qa_i + qb_j)`` below
-    ``2**(ea_i + eb_j)``, and so is every partial sum (times ``k``): exact when that
-    takes at most 53 bits (the caller has checked the products' range)."""
-    def spans(x, axis):
-        mag = np.abs(x)
-        top = np.frexp(mag.max(axis=axis))[1]  # max < 2**top
-        small = np.where(mag > 0, mag, np.inf).min(axis=axis)
-        quantum = np.maximum(np.frexp(small)[1] - 1, fmt.emin) - (fmt.t - 1)
-        finite = np.isfinite(x).all(axis=axis)
-        return np.where(finite, top - quantum, 10 ** 6)
-    width = int(np.ceil(np.log2(a.shape[1]))) if a.shape[1] > 1 else 0
-    return (spans(a, 1)[:, None] + spans(b, 0)[None, :] + width) <= 53

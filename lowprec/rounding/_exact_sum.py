@@ -34,7 +34,7 @@ import math
 import numba as nb
 import numpy as np
 
-from ._kernels import _JIT, exact_product, random_bits, round_pair, two_sum
+from ._kernels import _JIT, exact_product, f64_bits, random_bits, round_pair, two_sum
 
 _UP, _DOWN, _ZERO, _SR, _SRU = 2, 3, 4, 5, 6
 
@@ -68,6 +68,23 @@ def _add_float(dig, base, x, scale):
     """``dig += x * 2**scale`` for a finite nonzero float64 ``x``."""
     m, e = math.frexp(x)
     _add(dig, base, np.int64(math.ldexp(m, 53)), e - 53 + scale)
+
+
+@nb.njit(inline="always", nogil=True)
+def _man_exp(x):
+    """``x == m * 2**e`` for a finite nonzero float64, from its bits: ``m`` the signed
+    integer significand, shifted down by 27 when its 27 low bits are zero."""
+    b = f64_bits(x)
+    field = (b >> 52) & 0x7FF
+    m = b & ((np.int64(1) << 52) - 1)
+    e = np.int64(-1074)
+    if field != 0:
+        m |= np.int64(1) << 52
+        e = field - 1075
+    if (m & ((np.int64(1) << 27) - 1)) == 0:
+        m >>= 27
+        e += 27
+    return (-m if b < 0 else m), e
 
 
 @nb.njit(nogil=True, cache=True)
@@ -214,40 +231,42 @@ def finish(dig, tmp, base, k, any_neg, any_pos, nan, pinf, ninf, t, emin, subnor
 
 # ----------------------------------------------------------------------------- sums
 
+_LANES = 8  #: independent TwoSum chains per piece (the loop-carried latency is the limit)
+
+
 @nb.njit(parallel=True, **_JIT)
 def chunk_sums(x, chunk, out, err):
     """Binary64 sums of the pieces ``x[i, c*chunk:(c+1)*chunk]`` into ``out[i, c]``, with
     ``err[i, c]`` the sum of the magnitudes of every TwoSum error (zero iff the sum is
-    exact; NaN or inf when a term or the sum is not finite). Four chains per piece."""
+    exact; NaN or inf when a term or the sum is not finite), in ``_LANES`` chains."""
     n, k = x.shape
     pieces = out.shape[1]
     for blk in nb.prange(n * pieces):
         i = blk // pieces
         j0 = (blk % pieces) * chunk
         j1 = min(k, j0 + chunk)
-        s0 = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        s3 = 0.0
-        e = 0.0
+        s = np.zeros(_LANES)
+        e = np.zeros(_LANES)
         j = j0
-        while j + 4 <= j1:
-            s0, e0 = two_sum(s0, np.float64(x[i, j]))
-            s1, e1 = two_sum(s1, np.float64(x[i, j + 1]))
-            s2, e2 = two_sum(s2, np.float64(x[i, j + 2]))
-            s3, e3 = two_sum(s3, np.float64(x[i, j + 3]))
-            e = e + ((abs(e0) + abs(e1)) + (abs(e2) + abs(e3)))
-            j += 4
+        while j + _LANES <= j1:
+            for lane in range(_LANES):
+                v = np.float64(x[i, j + lane])
+                t = s[lane] + v
+                bb = t - s[lane]
+                e[lane] += abs((s[lane] - (t - bb)) + (v - bb))
+                s[lane] = t
+            j += _LANES
+        total = 0.0
+        err_total = 0.0
         while j < j1:
-            s0, e0 = two_sum(s0, np.float64(x[i, j]))
-            e = e + abs(e0)
+            total, d = two_sum(total, np.float64(x[i, j]))
+            err_total += abs(d)
             j += 1
-        u, eu = two_sum(s0, s1)
-        v, ev = two_sum(s2, s3)
-        s, es = two_sum(u, v)
-        e = e + (abs(eu) + abs(ev) + abs(es))
-        out[i, blk % pieces] = s
-        err[i, blk % pieces] = e if abs(s) < np.inf else np.inf
+        for lane in range(_LANES):
+            total, d = two_sum(total, s[lane])
+            err_total += abs(d) + e[lane]
+        out[i, blk % pieces] = total
+        err[i, blk % pieces] = err_total if abs(total) < np.inf else np.inf
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -441,10 +460,10 @@ def prods_exact(x, out, partials, keep, t, emin, subnormal, xmax, over_val, inf_
 # ----------------------------------------------------------------------------- dot products
 
 @nb.njit(parallel=True, **_JIT)
-def decompose(x, man, ex, cls, neg, compact):
-    """Each element of the 2-D ``x`` as ``man * 2**ex`` (``man`` an integer, 53 bits, or 26
-    with ``compact``: the caller checks that every value has at most 26 significant bits,
-    :func:`fits26`), its class (finite nonzero, zero, inf, NaN) and sign bit."""
+def decompose(x, man, ex, cls, neg):
+    """Each element of the 2-D ``x`` as ``man * 2**ex`` (``man`` an integer of 53 bits, or
+    of 26 when its 27 low bits are zero), its class (finite nonzero, zero, inf, NaN) and
+    sign bit."""
     n, k = x.shape
     for i in nb.prange(n):
         for j in range(k):
@@ -460,35 +479,14 @@ def decompose(x, man, ex, cls, neg, compact):
                 cls[i, j] = _ZEROCLS
             else:
                 cls[i, j] = _FINITE
-                m, e = math.frexp(v)
-                if compact:
-                    man[i, j] = np.int64(math.ldexp(m, 26))
-                    ex[i, j] = e - 26
-                else:
-                    man[i, j] = np.int64(math.ldexp(m, 53))
-                    ex[i, j] = e - 53
-
-
-@nb.njit(parallel=True, **_JIT)
-def fits26(x):
-    """Whether every element of the 2-D ``x`` has at most 26 significant bits."""
-    n, k = x.shape
-    bad = 0
-    for i in nb.prange(n):
-        for j in range(k):
-            v = np.float64(x[i, j])
-            if v == v and abs(v) != np.inf and v != 0.0:
-                m, e = math.frexp(v)
-                if np.int64(math.ldexp(abs(m), 53)) & np.int64((1 << 27) - 1) != 0:
-                    bad += 1
-    return bad == 0
+                man[i, j], ex[i, j] = _man_exp(v)
 
 
 @nb.njit(inline="always", nogil=True)
-def _add_product(dig, ma, ea, mb, eb, compact):
-    """``dig += (ma * 2**ea) * (mb * 2**eb)``, exactly: one integer product of 26-bit
-    significands, or three partial products of 27-bit halves of 53-bit ones."""
-    if compact:
+def _add_product(dig, ma, ea, mb, eb):
+    """``dig += (ma * 2**ea) * (mb * 2**eb)``, exactly: one integer product of significands
+    below ``2**27``, or three partial products of their 27-bit halves."""
+    if abs(ma) < (1 << 27) and abs(mb) < (1 << 27):
         _add(dig, BASE, ma * mb, ea + eb)
         return
     a1 = ma >> 27  # floor: for negative ma, a1 * 2**27 + a0 == ma with 0 <= a0 < 2**27
@@ -502,7 +500,7 @@ def _add_product(dig, ma, ea, mb, eb, compact):
 
 
 @nb.njit(parallel=True, **_JIT)
-def dots_exact(ma, ea, ca, sa, mb, eb, cb, sb, ii, jj, out, compact, t, emin, subnormal, xmax, over_val, inf_val,
+def dots_exact(ma, ea, ca, sa, mb, eb, cb, sb, ii, jj, out, t, emin, subnormal, xmax, over_val, inf_val,
                negzero, signed, mode, key, offset):
     """``out[ii[r], jj[r]]`` = the exactly rounded dot product of row ``ii[r]`` of A and
     row ``jj[r]`` of B transposed, both given by :func:`decompose` (random word
@@ -530,7 +528,7 @@ def dots_exact(ma, ea, ca, sa, mb, eb, cb, sb, ii, jj, out, compact, t, emin, su
             c1 = ca[i, k]
             c2 = cb[j, k]
             if c1 == _FINITE and c2 == _FINITE:
-                _add_product(dig, ma[i, k], ea[i, k], mb[j, k], eb[j, k], compact)
+                _add_product(dig, ma[i, k], ea[i, k], mb[j, k], eb[j, k])
                 count += 1
                 if count == _RENORM:
                     _normalize(dig)
@@ -547,6 +545,81 @@ def dots_exact(ma, ea, ca, sa, mb, eb, cb, sb, ii, jj, out, compact, t, emin, su
             r62 = np.int64(random_bits(key, i * n + j + offset) >> np.uint64(2))
         out[i, j] = finish(dig, tmp, BASE, kk, any_neg, any_pos, nan, pinf, ninf, t, emin, subnormal, xmax,
                            over_val, inf_val, negzero, signed, mode, r62)
+
+
+@nb.njit(parallel=True, **_JIT)
+def dots_exact_direct(a, bt, ii, jj, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode,
+                      key, offset):
+    """:func:`dots_exact` from the values themselves (``a`` and ``b`` transposed), for a
+    few entries: each significand taken from the bits where it is needed."""
+    kk = a.shape[1]
+    n = out.shape[1]
+    stochastic = mode == _SR or mode == _SRU
+    for r in nb.prange(ii.shape[0]):
+        i = ii[r]
+        j = jj[r]
+        dig = np.zeros(ND, dtype=np.int64)
+        tmp = np.empty(ND, dtype=np.int64)
+        any_neg = False
+        any_pos = False
+        nan = False
+        pinf = False
+        ninf = False
+        count = 0
+        for k in range(kk):
+            x = np.float64(a[i, k])
+            y = np.float64(bt[j, k])
+            s = (math.copysign(1.0, x) < 0.0) != (math.copysign(1.0, y) < 0.0)
+            if s:
+                any_neg = True
+            else:
+                any_pos = True
+            fx = abs(x) < np.inf
+            fy = abs(y) < np.inf
+            if fx and fy:
+                if x != 0.0 and y != 0.0:
+                    mx, ex = _man_exp(x)
+                    my, ey = _man_exp(y)
+                    _add_product(dig, mx, ex, my, ey)
+                    count += 1
+                    if count == _RENORM:
+                        _normalize(dig)
+                        count = 0
+            elif x != x or y != y or x == 0.0 or y == 0.0:
+                nan = True
+            elif s:
+                ninf = True
+            else:
+                pinf = True
+        r62 = np.int64(0)
+        if stochastic:
+            r62 = np.int64(random_bits(key, i * n + j + offset) >> np.uint64(2))
+        out[i, j] = finish(dig, tmp, BASE, kk, any_neg, any_pos, nan, pinf, ninf, t, emin, subnormal, xmax,
+                           over_val, inf_val, negzero, signed, mode, r62)
+
+
+@nb.njit(parallel=True, **_JIT)
+def dots_checked(a, bt, ii, jj, out, ok):
+    """``out[i, j] = a[i] @ bt[j]`` in binary64, ``k`` ascending, for the listed entries,
+    with ``ok[i, j]`` whether it is provably exact: every product normal or an exact zero
+    (exact for significands of at most 26 bits, which the caller guarantees), every TwoSum
+    error zero, the result finite and nonzero."""
+    kk = a.shape[1]
+    for r in nb.prange(ii.shape[0]):
+        i = ii[r]
+        j = jj[r]
+        acc = 0.0
+        err = 0.0
+        bad = False
+        for k in range(kk):
+            x = np.float64(a[i, k])
+            y = np.float64(bt[j, k])
+            p = x * y
+            bad |= not ((abs(p) >= 2.2250738585072014e-308 and abs(p) < np.inf) or x == 0.0 or y == 0.0)
+            acc, e = two_sum(acc, p)
+            err += abs(e)
+        out[i, j] = acc
+        ok[i, j] = not bad and err == 0.0 and acc != 0.0 and abs(acc) < np.inf
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -702,3 +775,58 @@ def matmul_fused(a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero
                     acc = fma_round(acc, x, y, dig, tmp, down, t, emin, subnormal, xmax, over_val, inf_val,
                                     negzero, signed, mode, r2)
             out[i, j] = acc
+
+
+# ----------------------------------------------------------------------------- certificates
+
+@nb.njit(parallel=True, **_JIT)
+def row_stats(x, big, small, finite):
+    """Per row of the 2-D ``x``: the largest magnitude, the smallest nonzero one (inf if
+    none) and whether every element is finite."""
+    n, k = x.shape
+    for i in nb.prange(n):
+        b = 0.0
+        s = np.inf
+        f = True
+        for j in range(k):
+            v = abs(np.float64(x[i, j]))
+            if not v < np.inf:
+                f = False
+            else:
+                b = max(b, v)
+                if v > 0.0:
+                    s = min(s, v)
+        big[i] = b
+        small[i] = s
+        finite[i] = f
+
+
+@nb.njit(**_JIT)
+def col_stats(x, big, small, finite):
+    """:func:`row_stats` per column (one pass over the rows, vectorized along them)."""
+    n, k = x.shape
+    for j in range(k):
+        big[j] = 0.0
+        small[j] = np.inf
+        finite[j] = True
+    for i in range(n):
+        for j in range(k):
+            v = abs(np.float64(x[i, j]))
+            ok = v < np.inf
+            finite[j] = finite[j] and ok
+            big[j] = max(big[j], v if ok else 0.0)
+            small[j] = min(small[j], v if (ok and v > 0.0) else np.inf)
+
+
+@nb.njit(parallel=True, **_JIT)
+def round_pairs(hi, lo, ok, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key, offset):
+    """``out.flat[i] = round(hi[i] + lo[i])`` (an exact pair, e.g. from TwoSum) where
+    ``ok[i]`` and ``lo[i] != 0``; random word ``i + offset``."""
+    stochastic = mode == _SR or mode == _SRU
+    for i in nb.prange(hi.shape[0]):
+        if ok[i] and lo[i] != 0.0:
+            r62 = np.int64(0)
+            if stochastic:
+                r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))
+            out[i] = round_pair(hi[i], lo[i], 0, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
+                                mode, r62)

@@ -35,6 +35,7 @@ from .quant import fixed_codes, int_codes, mx_encode, quantize_block, quantize_f
 from .policy import accumulate, policy
 from . import linalg
 from .bits import from_bits, to_bits
+from .io import load, save, savez
 from .ndarray._percall import (cumprod, cumsum, dot, einsum, inner, matmul, mean, norm, prod, std, sum,
                                tensordot, trace, var, vdot)
 from .random import seed
@@ -52,7 +53,7 @@ __all__ = [
     "mean", "norm", "prod", "std", "sum", "tensordot", "trace", "var", "vdot", "linalg", "policy", "to_bits", "chop", "finfo", "fma", "format", "p3109",
     "register_backend", "rounding_mode", "seed", "semantics", "__version__",
     "BlockFormat", "LPFixed", "LPInt", "bfp", "fixed_codes", "int_codes", "mx_encode", "quantize_block",
-    "quantize_fixed", "quantize_int", "quantize_mx",
+    "quantize_fixed", "quantize_int", "quantize_mx", "load", "save", "savez",
 ]
 
 

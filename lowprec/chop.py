@@ -7,6 +7,8 @@ also holds the NumPy backend, which drives the numba kernels.
 
 from __future__ import annotations
 
+import decimal
+import fractions
 import numbers
 from functools import lru_cache
 from typing import Any, NamedTuple, Optional, Union
@@ -14,7 +16,7 @@ from typing import Any, NamedTuple, Optional, Union
 import numpy as np
 
 from .dispatch import find_backend
-from .errors import FormatError, UnsupportedTypeError
+from .errors import FormatError, FormatMismatchError, UnsupportedTypeError
 from .formats import FloatFormat, format as as_format
 from .random import next_key
 from .rounding import _kernels
@@ -54,13 +56,24 @@ def make_spec(fmt, rmode=1, *, subnormal=None, explim=True, seed=None, rng=None,
             f"lp.chop rounds into floating-point formats; {f} is a {type(f).__name__}: "
             "use the fixed-point or integer quantizers for it."
         )
-    if subnormal is not None and not isinstance(subnormal, (bool, np.bool_, int)):
-        raise TypeError(f"subnormal must be True, False or None, got {subnormal!r}.")
+    if subnormal is not None:
+        check_bool(subnormal, "subnormal", " (or None)")
+    check_bool(explim, "explim")
+    check_bool(flip, "flip")
     p = float(p)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p is a probability in [0, 1], got {p}.")
     return RoundSpec(f, rounding_mode(rmode), None if subnormal is None else bool(subnormal),
                      bool(explim), seed, rng, bool(flip), p)
+
+
+def check_bool(value, name: str, extra: str = "") -> None:
+    """Boolean options take ``True``/``False`` only: ``None``, ``0``/``1`` or ``"no"`` would
+    otherwise be read by truthiness (``"no"`` is true). MATLAB's numeric options are
+    accepted by ``lp.matlab.chop`` only."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False{extra}, got {value!r}"
+                        + (" (lp.matlab.chop takes MATLAB's 0/1 options)." if isinstance(value, (int, float)) else "."))
 
 
 def chop(x: Any, fmt: Union[str, FloatFormat] = "half", rmode: Union[int, str] = 1, *,
@@ -74,7 +87,11 @@ def chop(x: Any, fmt: Union[str, FloatFormat] = "half", rmode: Union[int, str] =
     x : array_like, number, or a registered array type
         NumPy arrays and scalars, Python numbers and (nested) sequences; other array
         libraries through their registered backends. Integer inputs are converted to
-        float64; complex inputs have their real and imaginary parts rounded separately.
+        float64 (each integer rounded once from its exact value, int64 beyond ``2**53``
+        too); complex inputs have their real and imaginary parts rounded separately.
+        ``Fraction``, ``Decimal`` and ints of any size (and object arrays of them) are
+        rounded exactly, from their rational value. Big-endian data gives the native
+        dtype; a masked array keeps its mask; an ``np.matrix`` stays a matrix.
     fmt : str or FloatFormat, default "half"
         Any spelling accepted by :func:`lowprec.format`.
     rmode : int or str, default 1
@@ -96,7 +113,9 @@ def chop(x: Any, fmt: Union[str, FloatFormat] = "half", rmode: Union[int, str] =
         Probability of a bit flip per element.
     out : ndarray, optional
         Where to write the result: same shape and dtype as the result. ``out=x``
-        rounds in place; otherwise ``x`` is never modified.
+        rounds in place; otherwise ``x`` is never modified (an ``out`` overlapping ``x``
+        otherwise is read from a copy of ``x``). An emulated array as ``out`` must be of
+        the result's format (a ``FormatMismatchError`` otherwise).
 
     Returns
     -------
@@ -135,6 +154,11 @@ def chop(x: Any, fmt: Union[str, FloatFormat] = "half", rmode: Union[int, str] =
 
 def chop_numpy(x: Any, spec: RoundSpec, out: Optional[np.ndarray] = None) -> Any:
     """The NumPy backend of :func:`chop`: arrays, NumPy scalars, Python numbers, sequences."""
+    if out is not None:
+        effective = spec.fmt if spec.subnormal is None else spec.fmt.replace(subnormal=spec.subnormal)
+        check_out_format(out, effective if spec.explim else None, "lp.chop")
+    if isinstance(x, (np.ma.MaskedArray, np.matrix)):
+        return _round_subclass(x, spec, out)
     if isinstance(x, np.ndarray):
         return _round_ndarray(x, spec, out)
     if out is not None:
@@ -143,6 +167,8 @@ def chop_numpy(x: Any, spec: RoundSpec, out: Optional[np.ndarray] = None) -> Any
         return _round_ndarray(np.asarray(x), spec, None)[()]
     if isinstance(x, bool):
         raise UnsupportedTypeError("cannot round a bool; convert it to float first.")
+    if _exact_only(x):  # a Fraction, Decimal or an int beyond binary64's integers: round it exactly
+        return float(_round_objects(np.array([x], dtype=object), spec)[0])
     if isinstance(x, numbers.Number):
         result = _round_ndarray(np.asarray(x), spec, None)[()]
         return complex(result) if isinstance(x, complex) else float(result)
@@ -154,6 +180,87 @@ def chop_numpy(x: Any, spec: RoundSpec, out: Optional[np.ndarray] = None) -> Any
     if isinstance(x, tuple):
         return _to_tuple(result.tolist())
     return result
+
+
+def _round_subclass(x: np.ndarray, spec: RoundSpec, out: Optional[np.ndarray]) -> np.ndarray:
+    """``np.matrix`` and masked arrays: their data rounded as a plain array, the result of
+    the same kind (a matrix; a masked array with a copy of ``x``'s mask and fill value)."""
+    plain_out = None if out is None else np.ma.getdata(out).view(np.ndarray)
+    result = _round_ndarray(np.ma.getdata(x).view(np.ndarray), spec, plain_out)
+    if isinstance(x, np.ma.MaskedArray):
+        mask = np.ma.getmask(x)
+        mask = mask if mask is np.ma.nomask else mask.copy()
+        if isinstance(out, np.ma.MaskedArray):
+            out.mask = mask
+            return out
+        if out is not None:
+            return out
+        return np.ma.MaskedArray(result, mask=mask, fill_value=x.fill_value)
+    return out if out is not None else result.view(type(x))
+
+
+def _exact_only(x) -> bool:
+    """Whether the Python number ``x`` has no exact binary64 value for NumPy to hold: a
+    ``Fraction`` (or other rational), a ``Decimal``, an int beyond ``2**53``."""
+    if isinstance(x, (bool, np.generic)):
+        return False
+    if isinstance(x, int):
+        return abs(x) > 2**53
+    return isinstance(x, (numbers.Rational, decimal.Decimal))
+
+
+def _round_objects(x: np.ndarray, spec: RoundSpec) -> np.ndarray:
+    """An object array of real Python numbers (ints of any size, Fractions, Decimals,
+    floats) rounded exactly, element by element, by the reference rounder (float64
+    result). Slow, but each element is rounded once from its exact value."""
+    from .rounding.reference import round_value
+
+    flat = x.reshape(-1)
+    for v in flat:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Real, decimal.Decimal)):
+            raise UnsupportedTypeError(
+                f"cannot round a {type(v).__name__} ({v!r}) in an object array; lp.chop takes real numbers "
+                "(int, float, Fraction, Decimal) or integer, float or complex arrays.")
+    params = rounding_params(spec.fmt, spec.explim, np.dtype(np.float64), spec.subnormal)
+    key = spec.key() if spec.mode.is_stochastic else np.uint64(0)
+    out = np.empty(flat.size)
+    for i, v in enumerate(flat):
+        if isinstance(v, (float, np.floating)) or (isinstance(v, decimal.Decimal) and not v.is_finite()):
+            v = float(v)
+            exact = v if not np.isfinite(v) or v == 0 else fractions.Fraction(v)
+        else:
+            exact = fractions.Fraction(v)
+        r62 = int(_kernels.random_bits(key, i)) >> 2 if spec.mode.is_stochastic else 0
+        out[i] = round_value(exact, params, spec.mode, r62)
+    out = out.reshape(x.shape)
+    if spec.flip:  # values of the format: rounding them again is exact in every mode, then the flips
+        out = _round_ndarray(out, spec._replace(mode=RoundingMode.NEAREST_EVEN), None)
+    return out
+
+
+def check_out_format(out, fmt, name: str) -> None:
+    """An emulated array (LPFloat, LPFixed, LPInt) as ``out=`` of a rounding function must
+    have the very format of the result (``fmt``; ``None``: no emulated array fits, e.g.
+    ``explim=False`` values or a per-call scale): never store values of one format in an
+    array labelled with another."""
+    from .ndarray._base import LPArray
+
+    if isinstance(out, LPArray) and (fmt is None or out.format != fmt):
+        what = "values of no single format" if fmt is None else f"{fmt} values"
+        raise FormatMismatchError(
+            f"{name}: out is an {type(out).__name__} of {out.format}, but the result is {what}. "
+            "Round into out's own format (out[...] = x rounds x into it), or pass a plain array "
+            "(out=out.values) to leave emulation explicitly.")
+
+
+def partial_overlap(x: np.ndarray, out: Optional[np.ndarray]) -> bool:
+    """Whether ``out`` may share memory with ``x`` other than as the very same view (an
+    elementwise kernel may run in place, ``out=x``, but not on shifted or strided overlaps)."""
+    if out is None or out is x or not np.may_share_memory(x, out):
+        return False
+    same = (x.__array_interface__["data"][0] == out.__array_interface__["data"][0] and x.shape == out.shape
+            and x.strides == out.strides and x.dtype == out.dtype)
+    return not same
 
 
 def _to_tuple(value):
@@ -184,6 +291,14 @@ def _result_dtype(dtype: np.dtype) -> np.dtype:
 
 
 def _round_ndarray(x: np.ndarray, spec: RoundSpec, out: Optional[np.ndarray]) -> np.ndarray:
+    if x.dtype.kind == "O" and out is None:
+        return _round_objects(x, spec)
+    if not x.dtype.isnative:  # big-endian data (on a little-endian machine): native values, exactly
+        x = x.astype(x.dtype.newbyteorder("="))
+    if out is not None and not out.dtype.isnative:  # a non-native out: round, then store (exact)
+        _check_out(out, x.shape, _result_dtype(x.dtype).newbyteorder(out.dtype.byteorder))
+        np.copyto(out, _round_ndarray(x, spec, None))
+        return out
     dtype = _result_dtype(x.dtype)
     real = np.empty(0, dtype).real.dtype
     params = rounding_params(spec.fmt, spec.explim, real, spec.subnormal)
@@ -192,10 +307,15 @@ def _round_ndarray(x: np.ndarray, spec: RoundSpec, out: Optional[np.ndarray]) ->
     else:
         _check_out(out, x.shape, dtype)
         dst = out
+        if partial_overlap(x, out):  # the kernels stream x into out: read from a copy instead
+            x = x.copy()
     if real == np.float16:  # no float16 kernel: round in float32, exact back-conversion
         work = x.astype(np.complex64 if dtype.kind == "c" else np.float32)
         _round_contiguous(work, work, spec, params, np.dtype(np.float32))
         np.copyto(dst, work)
+        return dst
+    if x.dtype.kind in "iu" and x.dtype.itemsize == 8 and _beyond_2_53(x):
+        np.copyto(dst, _round_wide_ints(x, spec, params))
         return dst
     src = x
     if not (_c_contiguous(src) and _c_contiguous(dst) and src.dtype == dtype):
@@ -207,6 +327,29 @@ def _round_ndarray(x: np.ndarray, spec: RoundSpec, out: Optional[np.ndarray]) ->
         return dst
     _round_contiguous(src, dst, spec, params, real)
     return dst
+
+
+def _beyond_2_53(x: np.ndarray) -> bool:
+    """Whether integer data has values that converting to float64 would round."""
+    return bool(x.size) and bool(np.any(x > 2**53) or (x.dtype.kind == "i" and np.any(x < -(2**53))))
+
+
+def _round_wide_ints(x: np.ndarray, spec: RoundSpec, params) -> np.ndarray:
+    """int64/uint64 data rounded once from its exact value (converting to float64 first
+    would round twice): each integer is ``hi + lo`` with ``hi = (x >> 32) * 2**32`` and
+    ``lo = x & (2**32 - 1)``, both exact in binary64, and the correctly rounded sum of the
+    two is the rounded integer."""
+    from .arith import binary
+
+    flat = np.ascontiguousarray(x).reshape(-1)
+    shift = np.uint64(32) if x.dtype.kind == "u" else 32
+    mask = np.uint64(0xFFFFFFFF) if x.dtype.kind == "u" else 0xFFFFFFFF
+    hi = np.ldexp((flat >> shift).astype(np.float64), 32)
+    lo = (flat & mask).astype(np.float64)
+    result = binary(_kernels.ADD, hi, lo, params, spec.mode, spec.key())
+    if spec.flip:  # values of the format: rounding again is exact, then the flips
+        result = _round_ndarray(result, spec._replace(mode=RoundingMode.NEAREST_EVEN), None)
+    return result.reshape(x.shape)
 
 
 def _c_contiguous(a: np.ndarray) -> bool:

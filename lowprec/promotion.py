@@ -28,7 +28,7 @@ def join(a: FloatFormat, b: FloatFormat) -> FloatFormat:
     if _contains(b, a):
         return b
     sig_bits = max(a.sig_bits, b.sig_bits)
-    for exp_bits in range(max(a.exp_bits, b.exp_bits), 16):
+    for exp_bits in range(max(a.exp_bits, b.exp_bits, 2), 16):  # (e1 IEEE-style formats have no normals)
         candidate = FloatFormat(exp_bits, sig_bits, subnormal=a.subnormal or b.subnormal)
         if _contains(candidate, a) and _contains(candidate, b):
             return _named(candidate)

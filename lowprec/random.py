@@ -65,3 +65,10 @@ def next_key(seed: Optional[int] = None, rng: Optional[np.random.Generator] = No
         _global["counter"] = counter + 1
         base = _global["seed"]
     return _key_from(base, counter)
+
+
+def derived_seed(key, i: int) -> int:
+    """The seed of the ``i``-th sub-stream of one call's ``key`` (for example the weak operands
+    of an operation, rounded before the operation itself): a pure function of the key, so a
+    call draws one key from the global stream however many roundings it makes."""
+    return int(_key_from(int(key), 0xC0FFEE, i % 2**32))

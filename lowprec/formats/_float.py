@@ -95,6 +95,13 @@ class FloatFormat:
             )
         if not self.subnormal and not isinstance(self.subnormal, bool):
             object.__setattr__(self, "subnormal", bool(self.subnormal))
+        if self.emax < self.emin:
+            # e.g. e1m0 (only zero is finite) or e1m1 (only subnormals): no binade of normal
+            # numbers, so xmin, emax and the rounding's exponent range mean nothing
+            raise FormatError(
+                f"{self.label} has no normal finite numbers (emax={self.emax} < emin={self.emin}); a float "
+                "format needs at least one: with the IEEE bias and infinities that takes exp_bits >= 2 "
+                "(e.g. 'e2m1'), or more exponent codes (infs=False, fewer high_nans).")
 
     # -- structure -------------------------------------------------------------
     @property
@@ -176,9 +183,11 @@ class FloatFormat:
             inner = ", ".join([repr(self.name)] + options)
             return f"FloatFormat({inner})" if options else f"FloatFormat({self.name!r})"
         parts = [str(self.exp_bits), str(self.sig_bits)]
-        defaults = FloatFormat(self.exp_bits, self.sig_bits)
+        # (the defaults computed, not constructed: e1mY with its defaults is no valid format)
+        defaults = {"bias": 2 ** (self.exp_bits - 1) - 1, "infs": True, "high_nans": 2**self.sig_bits - 1,
+                    "negzero": True, "signed": True}
         for f in ("bias", "infs", "high_nans", "negzero", "signed"):
-            if getattr(self, f) != getattr(defaults, f):
+            if getattr(self, f) != defaults[f]:
                 parts.append(f"{f}={getattr(self, f)!r}")
         return f"FloatFormat({', '.join(parts + options)})"
 

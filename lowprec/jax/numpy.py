@@ -75,6 +75,11 @@ def weak(x, fmt: FloatFormat, mode: RoundingMode, dtype, key=None):
     into ``fmt`` first (weak operands, like a typed language converting a constant)."""
     if isinstance(x, LPArray):
         return x.values.astype(dtype)
+    if type(x) in (int, float) and not mode.is_stochastic:
+        # a Python constant is rounded once from its exact value on the host (not through a
+        # float32 array first: that would round twice); the format value fits the storage
+        from ..chop import chop as _chop
+        return jnp.asarray(np.asarray(_chop(x, fmt, mode), dtype=np.dtype(dtype)))
     a = jnp.asarray(x)
     if a.dtype == jnp.bool_:
         return a

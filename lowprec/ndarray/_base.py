@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import FormatError, UnsupportedTypeError
 from ..rounding import RoundingMode
 
 
@@ -165,3 +165,17 @@ def foreign(objs) -> bool:
 def plain_out(out):
     """A ufunc's ``out`` tuple with LP arrays replaced by their plain values."""
     return None if out is None else tuple(_plain(o) for o in out)
+
+
+def check_real_data(a: np.ndarray, what: str) -> None:
+    """Long double (and complex long double) data is refused by every emulated array type
+    alike: converting it to binary64 first would round it twice, silently."""
+    d = a.dtype
+    if d.kind in "fc" and d.itemsize > (16 if d.kind == "c" else 8):
+        raise UnsupportedTypeError(
+            f"{what}: {d} (long double) has no exact rounding path; convert it explicitly, e.g. "
+            "x.astype(np.float64) (one rounding you choose).")
+    if isinstance(a, np.ma.MaskedArray):
+        raise UnsupportedTypeError(
+            f"{what}: a masked array would lose its mask; pass x.filled(value), or x.data and keep x.mask "
+            "yourself (lp.chop rounds a masked array and keeps its mask).")

@@ -35,8 +35,10 @@ from ..quant._common import raise_overflow, smallest_int_dtype
 from ..quant.fixed import fixed_format, round_flat
 from ..random import next_key
 from ..rounding import RoundingMode, rounding_mode
-from ._base import LPArray, foreign, plain_out
-from ._functions import MUTATORS, PLAIN_RESULT, STRUCTURAL, UFUNC_ROUTED, _leaves, _map_data, _unwrap
+from ._base import LPArray, check_real_data, foreign, plain_out
+from ._float import kept_shape_of, reduced_axes
+from ._functions import (MUTATORS, PLAIN_RESULT, SAVERS, STRUCTURAL, UFUNC_ROUTED, _leaves, _map_data, _unwrap,
+                         refuse_save)
 from ._ufuncs import EXACT, PREDICATE, ROUNDED
 
 ARITH: Dict[np.ufunc, int] = {
@@ -152,6 +154,7 @@ def _weak(x, fmt: FixedFormat, mode):
     """LPFixed operands give ``(codes, frac_bits)``; plain numbers are rounded into ``fmt``."""
     if isinstance(x, LPFixed):
         return codes_of(x.values, x.format), x.format.frac_bits
+    check_real_data(x if isinstance(x, np.ndarray) else np.asarray(x), "LPFixed arithmetic")
     a = np.asarray(x)
     if a.dtype.kind not in "fiu" or a.dtype.kind == "b":
         raise UnsupportedTypeError(f"cannot combine {a.dtype} data with an LPFixed.")
@@ -247,14 +250,18 @@ def _fold(ufunc, args, fmt, mode, kwargs, keep=False):
         raise UnsupportedOperationError(f"np.{ufunc.__name__} reduction: initial= and {sorted(kwargs)} unsupported.")
     if ufunc not in (np.add, np.multiply):
         raise UnsupportedOperationError(f"np.{ufunc.__name__}.reduce is not supported for LPFixed.")
-    if axis is None:
+    if keep and axis is None:
         c, axis = c.reshape(-1), 0
-    if isinstance(axis, tuple):
-        if len(axis) != 1:
-            raise UnsupportedOperationError("LPFixed reductions run over one axis at a time.")
-        axis = axis[0]
+    axes = reduced_axes(axis, c.ndim)
+    if not keep and len(axes) != 1:  # several axes (or all, or none): one, in row-major order
+        moved = np.moveaxis(c, axes, range(-len(axes), 0))
+        kept = moved.shape[:c.ndim - len(axes)]
+        merged = moved.reshape(kept + (math.prod(c.shape[ax] for ax in axes),))
+        result = _fold(ufunc, [(merged, fmt.frac_bits)], fmt, mode, {"axis": -1})
+        return result.reshape(kept_shape_of(c.shape, axes)) if keepdims else result
+    axis = axes[0]
     moved = np.moveaxis(c, axis, -1)
-    rows = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
+    rows = np.ascontiguousarray(moved).reshape(math.prod(moved.shape[:-1]), moved.shape[-1])
     op = K.ADD if ufunc is np.add else K.MULTIPLY
     final = np.empty(rows.shape[0], np.int64)
     partials = np.empty(rows.shape if keep else (1, 1), np.int64)
@@ -386,6 +393,8 @@ def array_function(self, func, types, args, kwargs, own: Dict, rewrap: Callable)
             f"np.{func.__name__} mixes {type(self).__name__} with "
             f"{', '.join(t.__name__ for t in types if issubclass(t, LPArray) and t is not type(self))}; "
             "convert explicitly, e.g. lp.asarray(np.asarray(x), fmt).")
+    if func in SAVERS:
+        refuse_save(func)
     if func in own:
         return own[func](*args, **kwargs)
     if func in STRUCTURAL:
@@ -430,6 +439,7 @@ def asarray_fixed(x: Any, fmt, rmode=1, *, dtype=None, seed: Optional[int] = Non
     """Round ``x`` onto the fixed-point format ``fmt`` as an :class:`LPFixed`."""
     f = fixed_format(fmt)
     mode = rounding_mode(rmode)
+    check_real_data(x if isinstance(x, np.ndarray) else np.asarray(x), "lp.asarray")
     a = x.values if isinstance(x, LPArray) else np.asarray(x)
     if a.dtype.kind not in "fiu" or a.dtype.kind == "b":
         raise UnsupportedTypeError(f"lp.asarray takes real numbers, got {a.dtype}.")

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any, Optional
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from ..arith import binary, binary_2d
-from ..chop import chop
+from ..chop import check_bool, chop
 from ..errors import FormatMismatchError, UnsupportedOperationError, UnsupportedTypeError
 from ..formats import FloatFormat, format as as_format
 from ..promotion import result_format, result_mode
-from ..random import next_key
+from ..random import derived_seed, next_key
 from ..rounding import RoundingMode, _kernels, rounding_mode
 from ..rounding.params import rounding_params
 from ._accumulate import fold, matmul
-from ._base import LPArray, _plain, foreign, plain_out
+from ._base import LPArray, _plain, check_real_data, foreign, plain_out
 from ._ufuncs import CORRECTLY_ROUNDED, category
 
 
@@ -50,7 +52,13 @@ class LPFloat(LPArray):
         if method == "at":
             return _at(ufunc, inputs, kwargs)
         fmt, mode, dtype = _common(inputs, ufunc.__name__)
-        args = [_weak(x, fmt, mode, dtype) for x in inputs]
+        # One random key per call (stochastic modes), drawn before anything is rounded: the
+        # weak operands' keys derive from it, so concurrent threads under one seed cannot
+        # interleave their draws (lowprec.random).
+        key = next_key() if mode.is_stochastic and method == "__call__" and kind in ("correctly_rounded", "rounded") \
+            else None
+        args = [_weak(x, fmt, mode, dtype, None if key is None else derived_seed(key, i))
+                for i, x in enumerate(inputs)]
         where = kwargs.pop("where", True) if method == "__call__" else True
         if method == "__call__" and kind == "product":
             if kwargs:
@@ -61,7 +69,7 @@ class LPFloat(LPArray):
             result = matmul(args[0], args[1], fmt, mode)
         elif method == "__call__":
             target = _target(out, fmt, where) if kind == "correctly_rounded" else None
-            result = _call(ufunc, kind, args, fmt, mode, dtype, kwargs, target)
+            result = _call(ufunc, kind, args, fmt, mode, dtype, kwargs, target, key)
             if target is not None and result is target:
                 return out[0]
         elif method in ("reduce", "accumulate") and ufunc in (np.add, np.multiply):
@@ -147,7 +155,9 @@ def _common(inputs, name: str):
         x._require_format()
     fmt = result_format([x.format for x in lps])
     mode = result_mode([x.rmode for x in lps], f"np.{name}")
-    dtype = np.result_type(*[x.dtype for x in lps])
+    dtype = np.result_type(*[x.dtype for x in lps], *_plain_dtypes(inputs))
+    if dtype.kind not in "fc":
+        dtype = np.dtype(np.float64)
     try:
         rounding_params(fmt, True, _real(dtype))
     except ValueError:
@@ -155,31 +165,76 @@ def _common(inputs, name: str):
     return fmt, mode, dtype
 
 
+def _plain_dtypes(inputs) -> list:
+    """The storage dtypes the plain operands bring to NumPy's promotion (NEP 50): arrays and
+    NumPy scalars are strong (``float64`` storage + ``np.float32(1)`` stays float64, float32
+    storage + ``np.float64(1)`` becomes float64, as NumPy); Python numbers are weak and
+    never widen real storage (a Python complex makes it complex)."""
+    found = []
+    for x in inputs:
+        if isinstance(x, LPArray) or type(x) in (int, float, bool) or x is None:
+            continue
+        if type(x) is complex:
+            found.append(x)
+            continue
+        d = getattr(x, "dtype", None)
+        if not isinstance(d, np.dtype):
+            try:
+                d = np.asarray(x).dtype
+            except (ValueError, TypeError, OverflowError):  # _weak says what is wrong
+                continue
+        if d.kind in "biufc" and d.itemsize <= (16 if d.kind == "c" else 8):
+            found.append(d)
+    return found
+
+
 def _real(dtype) -> np.dtype:
     """The component dtype of a (complex) storage dtype."""
     return np.empty(0, dtype).real.dtype
 
 
-def _weak(x, fmt, mode, dtype):
+def _weak(x, fmt, mode, dtype, seed=None):
     """Plain operands are weak: rounded into the result format first, like a typed
-    language converting a constant. LP operands are already format values."""
+    language converting a constant. LP operands are already format values. Each value is
+    rounded once, from its exact value (a Python float from binary64, never through the
+    float32 storage first); ``seed`` is the stochastic stream of this operand."""
     if isinstance(x, LPArray):
         return x.values
     if type(x) in (int, float) and not mode.is_stochastic:  # Python constants: round once, remember
-        return _weak_constant(x, fmt, mode, np.dtype(dtype))
+        # the sign is part of the key: 0.0 == -0.0 (and hash alike), but they round apart
+        return _weak_constant(x, type(x), math.copysign(1.0, x) if type(x) is float else 1.0,
+                              fmt, mode, np.dtype(dtype))
+    if type(x) in (int, float):
+        return np.asarray(chop(x, fmt, mode, seed=seed), dtype=_real(dtype))
     a = np.asarray(x)
+    check_real_data(x if isinstance(x, np.ndarray) else a, "LPFloat arithmetic")
     if a.dtype.kind == "c":
-        return chop(a.astype(np.complex128 if _real(dtype) == np.float64 else np.complex64), fmt, mode)
+        return chop(a.astype(np.complex128 if _real(dtype) == np.float64 else np.complex64), fmt, mode, seed=seed)
     if a.dtype.kind in "fiu" and a.dtype != bool:
-        return chop(a.astype(dtype) if a.dtype.kind != "f" else a, fmt, mode)
+        # rounded from their own dtype (exact; never through a narrower storage first), then
+        # cast into the storage exactly; integers are rounded exactly by chop (int64 too)
+        if a.dtype.kind == "f" and not _fits(fmt, a.dtype):
+            a = a.astype(np.float64)  # exact: float32 data of a format wider than float32
+        return chop(a, fmt, mode, seed=seed)
     if a.dtype.kind == "b":
         return a
     raise UnsupportedTypeError(f"cannot combine {a.dtype} data with an LPFloat.")
 
 
+def _fits(fmt, dtype) -> bool:
+    """Whether ``fmt``'s values are exact in float ``dtype`` (float16 data rounds through float32)."""
+    try:
+        rounding_params(fmt, True, dtype if dtype.itemsize >= 4 else np.dtype(np.float32))
+    except ValueError:
+        return False
+    return True
+
+
 @lru_cache(maxsize=4096)
-def _weak_constant(x, fmt, mode, dtype) -> np.ndarray:
-    value = chop(np.asarray(x, dtype=dtype if dtype.kind == "f" else np.float64), fmt, mode)
+def _weak_constant(x, kind, sign, fmt, mode, dtype) -> np.ndarray:
+    # chop of a Python number rounds its exact value (binary64 for a float, the integer
+    # itself for an int) once; the cast to the storage is exact (the format fits it)
+    value = np.asarray(chop(x, fmt, mode), dtype=_real(dtype))
     value.flags.writeable = False
     return value
 
@@ -196,7 +251,7 @@ def _target(out, fmt, where):
     return o.values if isinstance(o, LPFloat) and o.format == fmt and o.dtype in (np.float64, np.float32) else None
 
 
-def _call(ufunc, kind, args, fmt, mode, dtype, kwargs, target=None):
+def _call(ufunc, kind, args, fmt, mode, dtype, kwargs, target=None, key=None):
     if kwargs:
         raise UnsupportedOperationError(f"np.{ufunc.__name__}: arguments {sorted(kwargs)} are not supported.")
     if kind == "correctly_rounded" and any(np.iscomplexobj(a) for a in args):
@@ -207,7 +262,7 @@ def _call(ufunc, kind, args, fmt, mode, dtype, kwargs, target=None):
             args = [args[0], args[0]]
         elif ufunc is np.reciprocal:
             args = [np.ones_like(args[0]), args[0]]
-        result = _exact_then_round(op, args, fmt, mode, dtype, target)
+        result = _exact_then_round(op, args, fmt, mode, dtype, target, key)
     elif kind == "grid":
         result = _grid(ufunc, args, fmt, mode)
     else:
@@ -215,13 +270,13 @@ def _call(ufunc, kind, args, fmt, mode, dtype, kwargs, target=None):
             raw = ufunc(*args)
         # Exact ufuncs (abs, maximum, floor, ...) give values of the format: their rounding
         # is the identity and takes no key from the global stream (as on LPTensor).
-        seed = 0 if kind == "exact" else None
+        seed = 0 if kind == "exact" else (None if key is None else derived_seed(key, -1))
         result = tuple(_round_to(r, fmt, mode, seed) for r in raw) if isinstance(raw, tuple) \
             else _round_to(raw, fmt, mode, seed)
     return result
 
 
-def _exact_then_round(op, args, fmt, mode, dtype, target=None):
+def _exact_then_round(op, args, fmt, mode, dtype, target=None, key=None):
     """The correctly rounded ``op`` of the operands; written into ``target`` (an array of
     the result's shape and dtype) when one is given and usable. float32 operands of a
     float32 result stay float32 from end to end (the kernels read and write it)."""
@@ -230,7 +285,8 @@ def _exact_then_round(op, args, fmt, mode, dtype, target=None):
     b = np.asarray(args[1] if len(args) > 1 else args[0], dtype=real)
     shape = a.shape if a.shape == b.shape else np.broadcast_shapes(a.shape, b.shape)
     p = rounding_params(fmt, True, dtype)
-    key = next_key() if mode.is_stochastic else np.uint64(0)
+    if key is None:
+        key = next_key() if mode.is_stochastic else np.uint64(0)
     if len(shape) <= 2 and p.t < 52:  # strided 2-D kernel: no contiguous copies
         shape2 = (1,) * (2 - len(shape)) + shape
         a2, b2 = _as_2d(a, shape, shape2), _as_2d(b, shape, shape2)
@@ -357,22 +413,22 @@ def _fold(ufunc, method, a, fmt, mode, kwargs):
         if method != "reduce":
             raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method}: where= is not supported.")
         # excluded elements become the identity (-0 for sums, 1 for products): every partial
-        # result is then unchanged (in round-down mode +0 + -0 is -0: only a zero's sign differs)
-        a = np.where(where, a, -0.0 if ufunc is np.add else 1.0)
+        # result is then unchanged (in round-down mode +0 + -0 is -0: only a zero's sign differs);
+        # the mask broadcasts to a's shape, never a to the mask's (NumPy's rule)
+        a = np.where(np.broadcast_to(where, np.shape(a)), a, -0.0 if ufunc is np.add else 1.0)
     if kwargs:
         raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method}: {sorted(kwargs)} not supported.")
     a = np.asarray(a, dtype=np.float64)
-    if axis is None:
+    if method == "accumulate" and axis is None:
         a, axis = a.reshape(-1), 0
-    if not isinstance(axis, (int, np.integer)):  # several axes: one, in row-major order
-        axes = tuple(ax % a.ndim for ax in axis)
-        a = np.moveaxis(a, axes, range(-len(axes), 0))
-        kept_shape = a.shape[:a.ndim - len(axes)]
-        a = a.reshape(kept_shape + (-1,))
-        result = _fold(ufunc, method, a, fmt, mode, {"axis": -1, "initial": initial})
-        if keepdims:
-            result = np.expand_dims(result, axes)
-        return result
+    axes = reduced_axes(axis, a.ndim)
+    if method == "reduce" and len(axes) != 1:  # several axes (or all, or none): one, in row-major order
+        moved = np.moveaxis(a, axes, range(-len(axes), 0))
+        kept_shape = moved.shape[:a.ndim - len(axes)]
+        moved = moved.reshape(kept_shape + (math.prod(a.shape[ax] for ax in axes),))
+        result = _fold(ufunc, method, moved, fmt, mode, {"axis": -1, "initial": initial})
+        return result.reshape(kept_shape_of(a.shape, axes)) if keepdims else result
+    axis = axes[0]
     moved = np.moveaxis(a, axis, -1)
     if initial is not np._NoValue:
         start = np.full(moved.shape[:-1] + (1,), chop(float(initial), fmt, mode))
@@ -387,6 +443,19 @@ def _fold(ufunc, method, a, fmt, mode, kwargs):
         return np.moveaxis(result, -1, axis)
     result = final.reshape(moved.shape[:-1])
     return np.expand_dims(result, axis) if keepdims else result
+
+
+def reduced_axes(axis, ndim: int) -> tuple:
+    """``axis`` of a reduction as a tuple of distinct non-negative axes (``None``: all of
+    them); out of range is ``np.exceptions.AxisError``, repeated a ``ValueError`` (NumPy's)."""
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(normalize_axis_tuple(axis, ndim))
+
+
+def kept_shape_of(shape, axes) -> tuple:
+    """The ``keepdims=True`` shape of reducing ``shape`` over ``axes``."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
 def _deliver(result, out, fmt, mode, where=True, dtype=None):
@@ -434,6 +503,7 @@ def array_format(fmt, rmode, subnormal: Optional[bool]):
         raise UnsupportedTypeError(f"lp.asarray({f}): no array type for this format here; block formats "
                                    "are applied with lp.quantize_mx(x, fmt, axis=...).")
     if subnormal is not None:
+        check_bool(subnormal, "subnormal", " (or None)")
         f = f.replace(subnormal=bool(subnormal))
     return f, rounding_mode(rmode)
 
@@ -482,6 +552,7 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
     if kind in _OTHER_KINDS:  # fixed point -> LPFixed, integer -> LPInt (lowprec.ndarray._fixed/_int)
         return _OTHER_KINDS[kind](x, fmt, rmode, dtype=dtype, seed=seed, rng=rng)
     f, mode = array_format(fmt, rmode, subnormal)
+    check_real_data(x if isinstance(x, np.ndarray) else np.asarray(x), "lp.asarray")
     a = x.values if isinstance(x, LPArray) else np.asarray(x)
     if a.dtype.kind not in "fiuc" or a.dtype in (np.longdouble, np.clongdouble):
         raise UnsupportedTypeError(f"lp.asarray takes real or complex numbers, got {a.dtype}.")

@@ -67,7 +67,7 @@ PLAIN_RESULT = {
     np.array_equiv, np.may_share_memory, np.shares_memory, np.result_type, np.argpartition,
     np.lexsort, np.nanargmax, np.nanargmin, np.iscomplexobj, np.isrealobj, np.isreal, np.iscomplex,
     np.isneginf, np.isposinf, np.unravel_index, np.ravel_multi_index, np.digitize, np.bincount,
-    np.histogram_bin_edges, np.save, np.savez, np.savetxt, np.array_repr, np.array_str,
+    np.histogram_bin_edges, np.savetxt, np.array_repr, np.array_str,
     np.array2string,
 }
 
@@ -256,11 +256,24 @@ def semantics(function) -> str:
             "with lp.policy(unknown='round_once') computes in binary64 and rounds once)")
 
 
+#: NumPy's binary writers keep only the values: an emulated array's format would be lost.
+SAVERS = {np.save, np.savez, np.savez_compressed}
+
+
+def refuse_save(func) -> None:
+    raise UnsupportedOperationError(
+        f"np.{func.__name__} stores only the values: the format and rounding mode would be lost silently. "
+        "Use lp.save(file, a) / lp.savez(file, a=a, ...) (read back with lp.load, format kept), or "
+        f"np.{func.__name__}(file, np.asarray(a)) to store the plain values explicitly.")
+
+
 def array_function(self, func, types, args, kwargs):
     """The ``__array_function__`` driver: one lookup per table."""
     if any(issubclass(t, LPArray) and not issubclass(t, type(self)) and not issubclass(type(self), t)
            for t in types):
         return NotImplemented
+    if func in SAVERS:
+        refuse_save(func)
     if func in DISPATCHED:
         return DISPATCHED[func](*args, **kwargs)
     if func in STRUCTURAL:

@@ -35,7 +35,7 @@ from ..quant._common import raise_overflow, smallest_int_dtype
 from ..quant.integer import calibrate, int_format, quantize_flat
 from ..random import next_key
 from ..rounding import RoundingMode, rounding_mode
-from ._base import LPArray, foreign, plain_out
+from ._base import LPArray, check_real_data, foreign, plain_out
 from ._fixed import FIXED_PREDICATE, FIXED_ROUNDED, array_function
 from ._ufuncs import EXACT
 
@@ -90,8 +90,8 @@ class LPInt(LPArray):
         if self._scale is None:
             raise UnsupportedOperationError("this LPInt has no scale (made by .view()); use lp.asarray.")
         if self._scale.size > 1:
-            axis = self.format.axis % max(self.ndim, 1)
-            if self.ndim == 0 or self.shape[axis] != self._scale.size:
+            axis = self.format.axis + self.ndim if self.format.axis < 0 else self.format.axis
+            if not 0 <= axis < self.ndim or self.shape[axis] != self._scale.size:
                 raise UnsupportedOperationError(
                     f"this LPInt slice no longer lines up with its {self._scale.size} channel scales; "
                     "re-quantize it with lp.asarray(np.asarray(x), x.format).")
@@ -154,6 +154,8 @@ class LPInt(LPArray):
             result = _integer_op(ufunc, method, inputs, lead, mode, kwargs)
         else:
             args = [_weak(x, lead, mode) for x in inputs]
+            if method == "__call__" and ufunc in _DIVIDING:
+                _check_divisor(ufunc, args, fmt)
             with np.errstate(all="ignore"):
                 raw = getattr(ufunc, method)(*args, **kwargs)
             if isinstance(raw, tuple):
@@ -166,6 +168,21 @@ class LPInt(LPArray):
 
 
 # ----------------------------------------------------------------------------- helpers
+
+#: Ufuncs whose last operand (reciprocal: the only one) is a divisor.
+_DIVIDING = {np.true_divide, np.floor_divide, np.remainder, np.fmod, np.reciprocal, np.divmod}
+
+
+def _check_divisor(ufunc, args, fmt) -> None:
+    """Division by zero is an error in every LPInt (as in the integer mode's kernels): the
+    format has no infinity or NaN to hold the quotient."""
+    divisor = np.asarray(args[-1])
+    zeros = np.count_nonzero(np.broadcast_to(divisor == 0, np.broadcast_shapes(*[np.shape(a) for a in args])))
+    if zeros:
+        raise ZeroDivisionError(
+            f"np.{ufunc.__name__}: {zeros} division{'s' if zeros > 1 else ''} by zero in {fmt}, which has no "
+            "infinity or NaN; replace the zero divisors first, e.g. np.where(b == 0, 1, b).")
+
 
 def _inner(shape, fmt: IntFormat, nch: int) -> int:
     if nch == 1:
@@ -226,6 +243,7 @@ def _weak(x, lead: LPInt, mode):
     """LPInt operands give their values; plain numbers are quantized as results are."""
     if isinstance(x, LPInt):
         return x.values
+    check_real_data(x if isinstance(x, np.ndarray) else np.asarray(x), "LPInt arithmetic")
     a = np.asarray(x)
     if a.dtype.kind not in "fiu" or a.dtype.kind == "b":
         raise UnsupportedTypeError(f"cannot combine {a.dtype} data with an LPInt.")
@@ -266,6 +284,8 @@ def _integer_op(ufunc, method, inputs, lead: LPInt, mode, kwargs):
     if method == "__call__" and ufunc is np.matmul:
         return _matmul(ufunc, codes, view, mode, kwargs), lead._scale, lead._zero
     vals = [np.ldexp(c.astype(np.float64), -f) for c, _ in codes]
+    if method == "__call__" and ufunc in _DIVIDING:
+        _check_divisor(ufunc, vals, fmt)
     with np.errstate(all="ignore"):
         raw = getattr(ufunc, method)(*vals, **kwargs)
     return _requantize(raw, lead, mode)
@@ -320,6 +340,7 @@ def asarray_int(x: Any, fmt, rmode=1, *, dtype=None, scale=None, zero_point=None
     from ..quant.integer import _params
     f = int_format(fmt)
     mode = rounding_mode(rmode)
+    check_real_data(x if isinstance(x, np.ndarray) else np.asarray(x), "lp.asarray")
     a = x.values if isinstance(x, LPArray) else np.asarray(x)
     if a.dtype.kind not in "fiu" or a.dtype.kind == "b":
         raise UnsupportedTypeError(f"lp.asarray takes real numbers, got {a.dtype}.")

@@ -71,8 +71,15 @@ def lu_factor(a, *, model=None) -> Tuple["np.ndarray", np.ndarray]:
     Notes
     -----
     **Rounding:** each multiplier ``a_ik / a_kk`` correctly rounded; the trailing
-    updates as described in :mod:`lowprec.ndarray._linalg`. A zero pivot leaves its
-    column's multipliers infinite or NaN, as LAPACK's ``getrf`` does (no error).
+    updates as described in :mod:`lowprec.ndarray._linalg`.
+
+    **Singular matrices:** as LAPACK's ``getrf`` (and so NumPy): when the pivot column is
+    exactly zero in the emulated arithmetic, ``U[k, k]`` is an exact zero, the column's
+    multipliers stay zero and the factorization goes on (no error).
+    :func:`singular` tells; ``solve``/``inv`` then raise ``LinAlgError("Singular
+    matrix")`` and ``det`` is ``0.0``. A matrix singular in exact arithmetic may well
+    factor with nonzero pivots after rounding (and a regular one hit a zero pivot), as
+    in binary64 NumPy: the test is the emulated LU's exact zero pivot, nothing else.
     """
     a = _lp(a)
     _square(a, "lu_factor")
@@ -97,6 +104,8 @@ def lu_factor(a, *, model=None) -> Tuple["np.ndarray", np.ndarray]:
             work[k, k:] = final(work[k, k:])  # row k of U is final
             if k + 1 == n:
                 break
+            if work.values[k, k] == 0:  # a zero pivot column (getrf: info > 0): nothing to eliminate
+                continue
             col = final(work[k + 1:, k] / work[k, k])
             work[k + 1:, k] = col
             work[k + 1:, k + 1:] = _update(work[k + 1:, k + 1:], col, work[k, k + 1:], model)
@@ -117,7 +126,7 @@ def _lu_float64(a: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         p = k + int(np.argmax(np.abs(a[k:, k])))
         piv[k] = p
         a[[k, p]] = a[[p, k]]
-        if k + 1 < n:
+        if k + 1 < n and a[k, k] != 0:  # a zero pivot column: nothing to eliminate (getrf)
             with np.errstate(all="ignore"):
                 a[k + 1:, k] /= a[k, k]
                 a[k + 1:, k + 1:] -= np.outer(a[k + 1:, k], a[k, k + 1:])
@@ -146,6 +155,8 @@ def lu_solve(lu_and_piv, b, *, model=None):
     """
     lu, piv = lu_and_piv
     lu = _lp(lu)
+    if singular(lu):
+        raise np.linalg.LinAlgError("Singular matrix")
     model = accumulation_model(model)
     if isinstance(model, FloatFormat) or model in ("exact", "pairwise"):
         model = "sequential" if model != "fma" else model
@@ -164,6 +175,12 @@ def lu_solve(lu_and_piv, b, *, model=None):
             if j:
                 x[:j] = _axpy(x[:j], lu[:j, j], x[j], model)
     return x
+
+
+def singular(lu) -> bool:
+    """Whether :func:`lu_factor`'s factors have an exact zero pivot (``U[k, k] == 0``):
+    the matrix is singular in the emulated arithmetic (LAPACK's ``info > 0``)."""
+    return bool(np.any(np.diagonal(np.asarray(lu)) == 0))
 
 
 def _axpy(y, col, xj, model):
@@ -196,6 +213,8 @@ def det(a):
     """Emulated determinant. **Rounding:** :func:`lu_factor`, then the product of the
     pivots under the accumulation model, its sign flipped per interchange."""
     lu, piv = lu_factor(a)
+    if singular(lu):  # an exact zero pivot: 0.0, as NumPy (its det is 0 whenever getrf reports one)
+        return _as(lu, np.float64(0.0))
     d = np.prod(np.diagonal(lu))
     return -d if np.count_nonzero(piv != np.arange(piv.size)) % 2 else d
 

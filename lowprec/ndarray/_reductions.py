@@ -16,9 +16,8 @@ from ._functions import dispatched
 
 
 def _axes(a, axis):
-    if axis is None:
-        return tuple(range(a.ndim))
-    return tuple(ax % a.ndim for ax in np.atleast_1d(axis))
+    from ._float import reduced_axes
+    return reduced_axes(axis, a.ndim)
 
 
 def _count(a, axis) -> int:
@@ -81,16 +80,23 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     """Emulated median. **Rounding:** none for an odd count (the middle value); for an
     even count the two middle values' sum rounded, then halved (rounded)."""
-    x = np.ravel(a) if axis is None else np.moveaxis(a, axis, -1)
-    if x.shape[-1] == 0:
-        raise ValueError("np.median of an empty array.")
-    s = np.sort(x, axis=-1)
-    n = s.shape[-1]
-    mid = s[..., n // 2]
-    if n % 2 == 0:
-        mid = (s[..., n // 2 - 1] + mid) / 2
+    from ._float import kept_shape_of
+    axes = _axes(a, axis)
+    x = np.moveaxis(a, axes, range(-len(axes), 0))
+    kept = x.shape[:a.ndim - len(axes)]
+    n = _count(a, axis)
+    x = x.reshape(kept + (n,))
+    if n == 0:  # NumPy: NaN with a RuntimeWarning
+        import warnings
+        warnings.warn("Mean of empty slice.", RuntimeWarning, stacklevel=3)
+        mid = type(a)._wrap(a._round(np.full(kept, np.nan)), a.format, a.rmode)
+    else:
+        s = np.sort(x, axis=-1)
+        mid = s[..., n // 2]
+        if n % 2 == 0:
+            mid = (s[..., n // 2 - 1] + mid) / 2
     if keepdims:
-        mid = np.expand_dims(mid, tuple(range(a.ndim)) if axis is None else axis)
+        mid = np.reshape(mid, kept_shape_of(a.shape, axes))
     return _finish(mid, out)
 
 

@@ -13,6 +13,12 @@ from ..errors import FormatError, FormatRangeError, UnsupportedTypeError
 def as_float_array(x: Any) -> Tuple[np.ndarray, Callable[[np.ndarray], Any]]:
     """``x`` as a float64/float32 ndarray (never a copy of an array's memory that is
     then written) and a function turning a result array back into ``x``'s kind."""
+    if isinstance(x, np.ma.MaskedArray):  # calibration and NaN checks would read the masked data
+        raise UnsupportedTypeError(
+            "masked arrays cannot be quantized with their mask; pass x.filled(value) or x.compressed(), "
+            "or quantize x.data and re-apply x.mask (lp.chop keeps masks: it rounds elementwise).")
+    if isinstance(x, np.matrix):
+        return _checked(np.asarray(x)), lambda r: r.view(np.matrix)
     if isinstance(x, np.ndarray):
         return _checked(x), lambda r: r
     if isinstance(x, np.generic):
@@ -37,6 +43,8 @@ def _to_tuple(value):
 
 
 def _checked(a: np.ndarray) -> np.ndarray:
+    if not a.dtype.isnative:  # big-endian data: the same values in native byte order (exact)
+        a = a.astype(a.dtype.newbyteorder("="))
     if a.dtype.kind in "iu":
         return a.astype(np.float64)
     if a.dtype == np.float16:
@@ -97,3 +105,14 @@ def smallest_int_dtype(lo: int, hi: int) -> np.dtype:
         if info.min <= lo and hi <= info.max:
             return np.dtype(dt)
     raise FormatError(f"no integer dtype holds [{lo}, {hi}].")
+
+
+def check_axis(axis, ndim: int, what: str) -> int:
+    """``axis`` of an ``ndim``-dimensional array as a non-negative index; out of range is
+    ``np.exceptions.AxisError`` (NumPy's rule, never a silent wrap-around). A 0-d array
+    counts as one element along axis ``0``/``-1``."""
+    from numpy.lib.array_utils import normalize_axis_index
+
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{what}: axis must be an integer, got {axis!r}.")
+    return normalize_axis_index(int(axis), max(ndim, 1), what)

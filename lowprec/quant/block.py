@@ -19,13 +19,13 @@ from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 
-from ..chop import chop
+from ..chop import check_out_format, chop, partial_overlap
 from ..errors import FormatError
 from ..formats import BlockFormat, FixedFormat, format as as_format
 from ..random import next_key
 from ..rounding import rounding_mode
 from . import _kernels as K
-from ._common import as_float_array, result_buffer
+from ._common import as_float_array, check_axis, result_buffer
 from .fixed import round_flat
 
 
@@ -57,7 +57,8 @@ def block_format(fmt, block_size: Optional[int] = None, scale_rule: Optional[str
 def _rows(a: np.ndarray, axis: int):
     """``a`` with ``axis`` moved last, as C-contiguous float64 rows, and the moved shape."""
     moved = np.moveaxis(a.reshape(1) if a.ndim == 0 else a, axis, -1)
-    return np.ascontiguousarray(moved, dtype=np.float64).reshape(-1, moved.shape[-1]), moved.shape
+    rows = int(np.prod(moved.shape[:-1], dtype=np.int64))  # (-1 is ambiguous for empty arrays)
+    return np.ascontiguousarray(moved, dtype=np.float64).reshape(rows, moved.shape[-1]), moved.shape
 
 
 def _quantize_rows(rows: np.ndarray, f: BlockFormat, mode, seed, rng, values=None):
@@ -122,7 +123,7 @@ def mx_encode(x: Any, fmt: Union[str, BlockFormat] = "mxfp8_e4m3", rmode: Union[
     f = block_format(fmt, block_size, scale_rule)
     mode = rounding_mode(rmode)
     a, _ = as_float_array(x)
-    axis = axis % max(a.ndim, 1)
+    axis = check_axis(axis, a.ndim, "lp.mx_encode")
     rows, moved_shape = _rows(a, axis)
     values, exps = _quantize_rows(rows, f, mode, seed, rng)
     scale = np.repeat(exps.astype(np.int64), f.block_size, axis=1)[:, : rows.shape[1]]
@@ -152,8 +153,11 @@ def quantize_mx(x: Any, fmt: Union[str, BlockFormat] = "mxfp8_e4m3", rmode: Unio
     f = block_format(fmt, block_size, scale_rule)
     mode = rounding_mode(rmode)
     a, back = as_float_array(x)
+    check_out_format(out, None, "lp.quantize_mx")
     dst = result_buffer(a, out)
-    axis = axis % max(a.ndim, 1)
+    if partial_overlap(a, dst):  # rows of a are written into dst: read from a copy instead
+        a = a.copy()
+    axis = check_axis(axis, a.ndim, "lp.quantize_mx")
     rows, moved_shape = _rows(a, axis)
     if (axis == a.ndim - 1 or a.ndim == 0) and dst.dtype == np.float64 and dst.flags.c_contiguous:
         _quantize_rows(rows, f, mode, seed, rng, dst.reshape(rows.shape))  # straight into the result

@@ -7,6 +7,7 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from ..errors import FormatError
+from ..chop import check_out_format, partial_overlap
 from ..formats import FixedFormat, format as as_format
 from ..random import next_key
 from ..rounding import RoundingMode, rounding_mode
@@ -97,7 +98,10 @@ def quantize_fixed(x: Any, fmt: Union[str, FixedFormat] = "q8.8", rmode: Union[i
     mode = rounding_mode(rmode)
     a, back = as_float_array(x)
     check_float32(f, a.dtype, f.bits)
+    check_out_format(out, f, "lp.quantize_fixed")
     dst = result_buffer(a, out)
+    if partial_overlap(a, dst):  # the kernel streams a into dst: read from a copy instead
+        a = a.copy()
     key = next_key(seed, rng) if mode.is_stochastic else np.uint64(0)
     src = flat(a)
     if dst.flags.c_contiguous:

@@ -30,12 +30,13 @@ from typing import Any, NamedTuple, Optional, Union
 import numpy as np
 
 from ..errors import FormatError
+from ..chop import check_out_format, partial_overlap
 from ..formats import IntFormat, format as as_format
 from ..random import next_key
 from ..rounding import RoundingMode, rounding_mode
 from . import _kernels as K
 from ._common import (
-    as_float_array, flat, raise_nonfinite, raise_overflow, result_buffer, smallest_int_dtype,
+    as_float_array, check_axis, flat, raise_nonfinite, raise_overflow, result_buffer, smallest_int_dtype,
 )
 
 #: Per-channel layouts whose channel runs are at least this long take the run kernels.
@@ -66,7 +67,7 @@ def int_format(fmt) -> IntFormat:
 def calibrate(a: np.ndarray, fmt: IntFormat):
     """Min/max calibration of ``a``: ``(scale, zero_point)`` arrays, one entry per channel."""
     if fmt.per_channel and a.ndim > 0:
-        axis = fmt.axis % a.ndim
+        axis = check_axis(fmt.axis, a.ndim, f"per-channel {fmt}")
         nch = a.shape[axis]
         inner = int(np.prod(a.shape[axis + 1:], dtype=np.int64))
         if inner >= _RUN and a.size:  # runs of one channel: one pass of the kernel
@@ -106,7 +107,7 @@ def _channel_layout(shape, fmt: IntFormat, nch: int) -> int:
     """``inner`` of the kernels: elements between consecutive channel indices."""
     if nch == 1:
         return 1
-    axis = fmt.axis % len(shape)
+    axis = check_axis(fmt.axis, len(shape), f"per-channel {fmt}")
     if shape[axis] != nch:
         raise ValueError(f"{nch} scales for axis {fmt.axis} of length {shape[axis]}.")
     return int(np.prod(shape[axis + 1:], dtype=np.int64))
@@ -219,7 +220,10 @@ def quantize_int(x: Any, fmt: Union[str, IntFormat] = "int8", rmode: Union[int, 
     a, back = as_float_array(x)
     s, z = _params(a, f, scale, zero_point)
     key = next_key(seed, rng) if mode.is_stochastic else np.uint64(0)
+    check_out_format(out, None, "lp.quantize_int")  # an LPInt's scale is its own, not this call's
     dst = result_buffer(a, out)
+    if partial_overlap(a, dst):  # the kernel streams a into dst: read from a copy instead
+        a = a.copy()
     if dst.flags.c_contiguous:
         quantize_flat(flat(a), a.shape, f, mode, key, s, z, False, dst.reshape(-1))
     else:

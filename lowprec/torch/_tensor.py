@@ -57,8 +57,9 @@ from ..promotion import result_format, result_mode
 from ..rounding import RoundingMode
 from ..rounding.array_api import ADD, DIVIDE, MULTIPLY, SQRT, SUBTRACT, round_op
 from . import _accumulate
+from ..random import derived_seed
 from ._chop import call_key, params_for, random62, round_like_spec, serial_if_small
-from ._ops import TORCH_OPS
+from ._ops import TORCH_OPS, splitmix62
 
 _T = torch.Tensor
 _F = torch.nn.functional
@@ -115,13 +116,13 @@ class _RoundFn(torch.autograd.Function):
     or rounds the gradient into the gradient format ``grad`` (a ``(format, mode)`` pair)."""
 
     @staticmethod
-    def forward(ctx, x, fmt, mode, grad=None):
+    def forward(ctx, x, fmt, mode, grad=None, seed=None):
         ctx.grad_spec = grad
-        return _round_plain(x.detach(), fmt, mode)
+        return _round_plain(x.detach(), fmt, mode, seed)
 
     @staticmethod
     def backward(ctx, g):
-        return _round_grad(g, ctx.grad_spec), None, None, None
+        return _round_grad(g, ctx.grad_spec), None, None, None, None
 
 
 class _Replace(torch.autograd.Function):
@@ -145,21 +146,22 @@ def _round_grad(g, grad_spec):
     return _round_plain(g, fmt, mode)
 
 
-def _round_plain(x: torch.Tensor, fmt: FloatFormat, mode: RoundingMode) -> torch.Tensor:
+def _round_plain(x: torch.Tensor, fmt: FloatFormat, mode: RoundingMode, seed=None) -> torch.Tensor:
     from ..chop import make_spec
 
-    return round_like_spec(x, make_spec(fmt, mode))
+    return round_like_spec(x, make_spec(fmt, mode, seed=seed))
 
 
-def _round(x: torch.Tensor, fmt, mode, grad=None) -> torch.Tensor:
-    """Round a plain float tensor, differentiably (STE) when autograd records."""
+def _round(x: torch.Tensor, fmt, mode, grad=None, seed=None) -> torch.Tensor:
+    """Round a plain float tensor, differentiably (STE) when autograd records (``seed``:
+    the stochastic stream, by default the next global key)."""
     if torch.is_grad_enabled() and x.requires_grad:
-        return _RoundFn.apply(x, fmt, mode, grad if grad is not None else _GRAD.get())
-    return _round_plain(x, fmt, mode)
+        return _RoundFn.apply(x, fmt, mode, grad if grad is not None else _GRAD.get(), seed)
+    return _round_plain(x, fmt, mode, seed)
 
 
 def elementwise(op: int, a: torch.Tensor, b: torch.Tensor, fmt: FloatFormat, mode: RoundingMode,
-                on_grid: bool = False) -> torch.Tensor:
+                on_grid: bool = False, key=None) -> torch.Tensor:
     """``round(a op b)`` correctly rounded (``b`` ignored by ``SQRT``) for float32 or
     float64 tensors of one shape and dtype, in that dtype: the numba kernels of
     :func:`lowprec.arith.binary` on CPU tensors (read and written in place, no
@@ -167,17 +169,20 @@ def elementwise(op: int, a: torch.Tensor, b: torch.Tensor, fmt: FloatFormat, mod
     :func:`lowprec.rounding.array_api.round_op` in float64 elsewhere."""
     params = params_for(fmt, True, a.dtype)
     if a.device.type == "cpu":
-        return _elementwise_cpu(op, a.detach(), b.detach(), params, mode, on_grid)
-    r62 = random62(a.shape, a.device) if mode.is_stochastic else None
+        return _elementwise_cpu(op, a.detach(), b.detach(), params, mode, on_grid, key)
+    r62 = (random62(a.shape, a.device) if key is None else splitmix62(int(key), a.numel(), a.device).reshape(a.shape)) \
+        if mode.is_stochastic else None
     wide = round_op(op, a.to(torch.float64), b.to(torch.float64), params_for(fmt, True, torch.float64), mode, r62,
                     ops=TORCH_OPS)
     return wide.to(a.dtype)
 
 
-def _elementwise_cpu(op, a, b, params, mode, on_grid):
+def _elementwise_cpu(op, a, b, params, mode, on_grid, key=None):
     from ..arith import binary, binary_2d
 
-    key = np.uint64(call_key() if mode.is_stochastic else 0)
+    if key is None:
+        key = call_key() if mode.is_stochastic else 0
+    key = np.uint64(key)
     out = torch.empty(a.shape, dtype=a.dtype)
     with serial_if_small(out.numel()):
         if on_grid and a.dim() <= 2 and params.t < 52 and out.numel():  # strided views, no copies
@@ -490,21 +495,25 @@ def _correctly_rounded(cls, func, args, kwargs, fmt, mode, dtype):
             a, b = b, a
     device = next(x.device for x in (a, b) if isinstance(x, torch.Tensor))
     raw_inputs = [x for x in (a, b) if isinstance(x, torch.Tensor)]
+    # one key per call, drawn first; weak operands round with keys derived from it (threads
+    # under one seed cannot interleave two draws of one operation)
+    key = call_key() if mode.is_stochastic else None
 
-    def operand(x):
+    def operand(x, i):
         if isinstance(x, LPTensor):
             return x.as_subclass(torch.Tensor)
         if not isinstance(x, torch.Tensor):
             x = torch.as_tensor(x, dtype=torch.float64, device=device)
         if not x.dtype.is_floating_point:
             x = x.to(torch.float64)
-        return _round(x.to(dtype) if x.dtype not in (torch.float32, torch.float64) else x, fmt, mode)
+        return _round(x.to(dtype) if x.dtype not in (torch.float32, torch.float64) else x, fmt, mode,
+                      seed=None if key is None else derived_seed(key, i))
 
-    pa = operand(a)
-    pb = operand(b) if b is not None else None
+    pa = operand(a, 0)
+    pb = operand(b, 1) if b is not None else None
     if alpha is not None and alpha != 1:  # a + alpha*b: the scaled operand is rounded first
         scaled = pb * (alpha.to(pb.dtype) if isinstance(alpha, torch.Tensor) else alpha)
-        pb = _round(scaled, fmt, mode)
+        pb = _round(scaled, fmt, mode, seed=None if key is None else derived_seed(key, 2))
     x = pa.detach()
     y = pb.detach() if pb is not None else x
     if x.device != y.device:  # PyTorch's own error for tensors on two devices, else a 0-d CPU scalar
@@ -515,7 +524,7 @@ def _correctly_rounded(cls, func, args, kwargs, fmt, mode, dtype):
         x, y = x.to(torch.float64), y.to(torch.float64)
     x, y = torch.broadcast_tensors(x, y)
     params_for(fmt, True, dtype)  # a clear error when the format does not fit the storage
-    value = elementwise(op, x, y, fmt, mode, on_grid=True).to(dtype)  # operands rounded above
+    value = elementwise(op, x, y, fmt, mode, on_grid=True, key=key).to(dtype)  # operands rounded above
     if _needs_grad(raw_inputs):
         exact = {ADD: torch.add, SUBTRACT: torch.sub, MULTIPLY: torch.mul, DIVIDE: torch.div}
         raw = torch.sqrt(pa) if op == SQRT else exact[op](pa, pb)

@@ -45,6 +45,7 @@ from ..rounding.modes import RoundingMode
 from ._chop import _params, round_params
 from ._ops import JAX_OPS, x64_enabled
 from ._fastround import round_bits
+from . import _exact64
 from ._random import words32, words64
 
 __all__ = ["ADD", "SUBTRACT", "MULTIPLY", "DIVIDE", "SQRT", "round_values", "correctly_rounded", "check_x64_path",
@@ -73,7 +74,7 @@ def _op64(a, b, key, op: int, fmt: FloatFormat, mode: RoundingMode, storage):
     a, b = jnp.broadcast_arrays(widen(a), widen(b))
     p = _params(fmt, True, storage, None)
     r62 = _r62(key, a.shape, storage) if mode.is_stochastic else None
-    return to_storage(array_api.round_op(op, a, b, p, mode, r62, ops=JAX_OPS), storage)
+    return to_storage(_exact64.round_op(op, a, b, p, mode, r62), storage)
 
 
 def _r62(key, shape, storage):

@@ -44,6 +44,7 @@ from ..promotion import result_format, result_mode
 from ..rounding.modes import RoundingMode
 from ._array import LPArray, asarray, emulated, storage_dtype  # noqa: F401 - asarray re-exported
 from ._arith import ADD, DIVIDE, MULTIPLY, SQRT, SUBTRACT, correctly_rounded, round_values, to_storage, widen
+from . import _superacc
 from ._keys import key_for, split_key
 from ._ops import x64_enabled
 
@@ -315,9 +316,13 @@ def _fold(rows, op, ctx: _Ctx, key, keep: bool, model):
     if rows.shape[1] == 0:
         ident = jnp.full(rows.shape[0], 0.0 if op == ADD else 1.0, dtype)
         return ident, rows
-    if model == "exact":
+    if model == "exact" and op == ADD:  # the exact sum rounded once (lowprec.jax._superacc)
+        if keep:
+            return None, _superacc.sum_rows(rows, fmt, mode, split_key(key, 1), dtype, True)
+        return _superacc.sum_rows(rows, fmt, mode, split_key(key, 0), dtype, False), None
+    if model == "exact":  # prod: binary64 (float32 without x64) product, rounded once
         wide = widen(rows) if x64_enabled() else rows
-        reduce, scan = (jnp.sum, jnp.cumsum) if op == ADD else (jnp.prod, jnp.cumprod)
+        reduce, scan = jnp.prod, jnp.cumprod
         k1, k2 = split_key(key, 0), split_key(key, 1)
         final = to_storage(round_values(reduce(wide, axis=1), fmt, mode, k1), dtype)
         partials = to_storage(round_values(scan(wide, axis=1), fmt, mode, k2), dtype) if keep else None
@@ -405,24 +410,20 @@ def _matmul2(a, b, ctx: _Ctx, model, key):
     fmt, mode, dtype = ctx.fmt, ctx.mode, ctx.dtype
     m, kk = a.shape
     n = b.shape[1]
-    if model == "exact":
-        wide = widen if x64_enabled() else (lambda x: x)
-        raw = jnp.matmul(wide(a), wide(b), precision=lax.Precision.HIGHEST)
-        return to_storage(round_values(raw, fmt, mode, key), dtype)
     if kk == 0:
         return jnp.zeros((m, n), dtype)
+    if model == "exact":  # the exact dot products rounded once (lowprec.jax._superacc)
+        return _superacc.matmul(a, b, fmt, mode, key, dtype)
     if model == "pairwise":
         products = _cr(MULTIPLY, a[:, :, None], b[None, :, :], fmt, mode, split_key(key, 0), dtype)
         rows = jnp.moveaxis(products, 1, -1).reshape(-1, kk)
         return _pairwise(rows, ADD, fmt, mode, split_key(key, 1), dtype).reshape(m, n)
     acc_fmt = model if isinstance(model, FloatFormat) else fmt
     fused = model != "sequential"
+    # binary64 holds every product of two fmt values exactly (no underflow, no overflow)
+    exact64 = 2 * fmt.t <= 53 and 2 * (fmt.emin - fmt.t + 1) >= -1022 and 2 * (fmt.emax + 1) <= 1023
     if fused:
         _need_x64(f"accumulation model {model if isinstance(model, str) else acc_fmt.label}")
-        if 2 * fmt.t > 53:
-            raise UnsupportedOperationError(
-                f"fused accumulation of {fmt.label} products: they are not exact in float64; "
-                "use model='sequential' or 'exact'.")
         a, b, work = widen(a), widen(b), jnp.float64
     else:
         work = dtype
@@ -432,9 +433,11 @@ def _matmul2(a, b, ctx: _Ctx, model, key):
 
     def step(acc, i):
         kk_ = split_key(key, 2 * i + 1)
-        if fused:
+        if fused and exact64:
             exact = a_cols[i][:, None] * b[i][None, :]  # exact in float64
             new = _cr(ADD, acc, exact, acc_fmt, mode, kk_, work)
+        elif fused:  # one rounding of acc + a*b from the exact integer product
+            new = _superacc.fma(acc, a_cols[i][:, None], b[i][None, :], acc_fmt, fmt, mode, kk_, work)
         else:
             prod_ = _cr(MULTIPLY, a_cols[i][:, None], b[i][None, :], fmt, mode, split_key(key, 2 * i), work)
             new = _cr(ADD, acc, prod_, fmt, mode, kk_, work)

@@ -551,9 +551,11 @@ def round_pair(hi, lo, scale, p: RoundingParams, mode, r62=None, ops: Ops = NUMP
     k = kept + ops.where(up, zeros + 1, zeros)
     v = _ldexp_wide(k, q, ops)
     outward = _outward(mode, neg, ops)
-    v = ops.where(v > p.xmax, ops.where(outward, zeros + p.overflow_value, zeros + p.xmax), v)
+    # not where(v > xmax, xmax, v): XLA rewrites that to min(v, xmax), which flushes a
+    # subnormal v to zero on CPU
+    big = ops.where(outward, zeros + p.overflow_value, zeros + p.xmax)
     zero_out = ops.where(neg & (p.negzero and p.signed), -zeros, zeros)
-    result = ops.where(neg, -v, v)
+    result = ops.where(v > p.xmax, ops.where(neg, -big, big), ops.where(neg, -v, v))
     result = ops.where(k == 0, zero_out, result)
     if not p.signed:
         neg_result = 0.0 if p.overflow_value == p.xmax else float("nan")

@@ -1,8 +1,9 @@
 """numba threading layers side by side: TBB (lowprec's default) against GNU OpenMP.
 
-Each round runs every layer in a fresh process (numba picks its layer once per process),
-alternating, and prints best-of-``--repeat`` times and the tbb/omp ratio; ``--rounds``
-repeats the whole comparison so that the noise of a shared machine shows.
+One process per layer (numba picks its layer once per process); the parent asks them in
+turn, case by case, so that both see the same load, and prints best-of-``--repeat`` times
+and the tbb/omp ratio; ``--rounds`` repeats the comparison so that the noise of a shared
+machine shows.
 
     python benchmarks/bench_threading.py --rounds 3
 """
@@ -17,7 +18,7 @@ import sys
 import time
 
 CASES = ("chop 4000x4000 f64->half", "LPFloat bf16 add 4M", "LPTensor bf16 add 4M",
-         "LPFloat half 512x512 @", "LPTensor bf16 MLP step")
+         "LPFloat half 512x512 @", "LPTensor bf16 MLP step", "chop 32768 f64->half")
 
 
 def best(f, repeat: int) -> float:
@@ -51,26 +52,43 @@ def child(repeat: int) -> None:
             layer.weight = torch.nn.Parameter(lp.asarray(layer.weight.detach(), "bf16"))
             layer.bias = torch.nn.Parameter(lp.asarray(layer.bias.detach(), "bf16"))
     xb, yb = torch.randn(128, 256), torch.randint(0, 10, (128,))
+    small = rng.standard_normal(1 << 15)  # just above the serial threshold: the launch cost
 
     def step():
         model.zero_grad()
         torch.nn.functional.cross_entropy(model(xb), yb).backward()
 
-    times = {CASES[0]: best(lambda: lp.chop(x, "half"), repeat),
-             CASES[1]: best(lambda: a + b, repeat),
-             CASES[2]: best(lambda: ta + tb, repeat),
-             CASES[3]: best(lambda: m @ m, max(1, repeat // 2)),
-             CASES[4]: best(step, repeat)}
-    print(json.dumps({"layer": numba.threading_layer(), "times": times}))
+    cases = {CASES[0]: (lambda: lp.chop(x, "half"), repeat),
+             CASES[1]: (lambda: a + b, repeat),
+             CASES[2]: (lambda: ta + tb, repeat),
+             CASES[3]: (lambda: m @ m, max(1, repeat // 2)),
+             CASES[4]: (step, repeat),
+             CASES[5]: (lambda: lp.chop(small, "half"), 20 * repeat)}
+    lp.chop(small, "half")  # a parallel kernel: numba has chosen its layer
+    print(json.dumps({"layer": numba.threading_layer()}), flush=True)
+    for line in sys.stdin:  # one case per request, so that the parent can alternate layers
+        f, r = cases[line.strip()]
+        print(json.dumps(best(f, r)), flush=True)
 
 
-def run(layer: str, repeat: int) -> dict:
-    env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
-    out = subprocess.run([sys.executable, __file__, "--child", "--repeat", str(repeat)], env=env,
-                         capture_output=True, text=True, check=True, timeout=600).stdout
-    res = json.loads(out.strip().splitlines()[-1])
-    assert res["layer"] == layer, res
-    return res["times"]
+class Child:
+    """A process running one threading layer, timing the case it is sent."""
+
+    def __init__(self, layer: str, repeat: int):
+        env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
+        self.proc = subprocess.Popen([sys.executable, __file__, "--child", "--repeat", str(repeat)], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        got = json.loads(self.proc.stdout.readline())["layer"]
+        assert got == layer, (layer, got)
+
+    def time(self, case: str) -> float:
+        self.proc.stdin.write(case + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 def main() -> None:
@@ -87,10 +105,13 @@ def main() -> None:
           f"{os.environ.get('NUMBA_NUM_THREADS', 'default')}, best of {args.repeat}\n")
     print("| round | case | omp ms | tbb ms | tbb/omp |")
     print("|---:|---|---:|---:|---:|")
+    omp, tbb = Child("omp", args.repeat), Child("tbb", args.repeat)
     for r in range(1, args.rounds + 1):
-        omp, tbb = run("omp", args.repeat), run("tbb", args.repeat)
-        for c in CASES:
-            print(f"| {r} | {c} | {omp[c] * 1e3:.2f} | {tbb[c] * 1e3:.2f} | {tbb[c] / omp[c]:.2f} |", flush=True)
+        for c in CASES:  # the two layers alternate case by case: both see the same machine load
+            to, tt = omp.time(c), tbb.time(c)
+            print(f"| {r} | {c} | {to * 1e3:.3f} | {tt * 1e3:.3f} | {tt / to:.2f} |", flush=True)
+    omp.close()
+    tbb.close()
 
 
 if __name__ == "__main__":

@@ -169,7 +169,8 @@ def _matmul2(a, b, fmt, mode, model):
         return _exact_matmul(np.ascontiguousarray(a), np.ascontiguousarray(b), fmt, mode)
     if model == "pairwise":
         if _products_exact(a, b, fmt):  # binary64 products are exact: round them
-            products = chop(a[:, :, None] * b[None, :, :], fmt, mode)
+            with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as it should be
+                products = chop(a[:, :, None] * b[None, :, :], fmt, mode)
         else:  # correctly rounded products (exact_product + round_pair)
             x = np.broadcast_to(a[:, :, None], (a.shape[0], a.shape[1], b.shape[1])).reshape(-1)
             y = np.broadcast_to(b[None, :, :], (a.shape[0], a.shape[1], b.shape[1])).reshape(-1)

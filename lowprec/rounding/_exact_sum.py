@@ -89,14 +89,15 @@ def _man_exp(x):
 
 @nb.njit(nogil=True, cache=True)
 def _normalize(dig):
-    """Propagate the carries: every digit in [0, 2**32) and the value's sign returned
-    (-1: the digits hold ``value + 2**(32*len)``, two's complement; else 0)."""
-    c = np.int64(0)
-    for i in range(dig.shape[0]):
-        v = dig[i] + c
-        c = v >> 32
-        dig[i] = v & _M32
-    return c
+    """Propagate the carries: every digit but the top one in [0, 2**32), the top one
+    keeping the sign (the accumulator's headroom keeps it small); returns -1 for a
+    negative value, else 0. The value is unchanged."""
+    last = dig.shape[0] - 1
+    for i in range(last):
+        c = dig[i] >> 32
+        dig[i] -= c << 32
+        dig[i + 1] += c
+    return np.int64(-1) if dig[last] < 0 else np.int64(0)
 
 
 @nb.njit(nogil=True, cache=True)
@@ -105,8 +106,7 @@ def _magnitude(dig):
     if _normalize(dig) >= 0:
         return False
     for i in range(dig.shape[0]):
-        dig[i] = _M32 - dig[i]
-    dig[0] += 1
+        dig[i] = -dig[i]
     _normalize(dig)
     return True
 
@@ -301,7 +301,7 @@ def sums_exact(x, rows, out, t, emin, subnormal, xmax, over_val, inf_val, negzer
                 _add_float(dig, BASE, v, 0)
                 count += 1
                 if count == _RENORM:
-                    _normalize(dig)  # keeps the value: the top digit carries the sign
+                    _normalize(dig)
                     count = 0
         r62 = np.int64(0)
         if stochastic:

@@ -35,7 +35,9 @@ from ..policy import accumulation_model
 from ..rounding.array_api import ADD, MULTIPLY, exact_product, exact_sum, round_op, round_pair
 from ..rounding.modes import RoundingMode
 from ._chop import params_for, random62, round_like_spec, serial_if_small
-from ._ops import TORCH_OPS, ldexp_wide
+from ..random import next_key
+from . import _exact
+from ._ops import TORCH_OPS, ldexp_wide, splitmix62
 
 Model = Union[str, FloatFormat]
 
@@ -79,8 +81,9 @@ def fold_sum(rows: torch.Tensor, fmt: FloatFormat, mode: RoundingMode, model: Mo
         with serial_if_small(rows.numel()):
             final, _ = np_accumulate.fold(True, rows.detach().contiguous().numpy(), fmt, mode, False, model)
         return _from_numpy(final)
-    if model == "exact":
-        return _round(rows.sum(dim=1), fmt, mode)
+    if model == "exact":  # the exact sum rounded once; random word i of one key per row i
+        rows = rows.detach().to(torch.float64)
+        return _exact.exact_sums(rows, _params(fmt), mode, _keyed_r62(rows.shape[0], rows.device, mode))
     if rows.shape[1] == 0:
         return rows.new_zeros(rows.shape[0])
     if model == "pairwise":
@@ -131,18 +134,55 @@ def matmul(a: torch.Tensor, b: torch.Tensor, fmt: FloatFormat, mode: RoundingMod
     return result
 
 
+def _keyed_r62(n: int, device, mode: RoundingMode):
+    """The NumPy side's random words ``0 .. n-1`` of one new key (None if not stochastic)."""
+    return splitmix62(int(next_key()), n, device) if mode.is_stochastic else None
+
+
+def _exact_matmul(a, b, fmt, mode):
+    """``a @ b`` (2-D) under "exact", as ``_accumulate._exact_matmul``: the entries that
+    binary64 provably gets exactly (``_certified``, one product) from ``torch.matmul``, the
+    others from the exact digits; random word ``i*n + j`` of one key."""
+    m, kk = a.shape
+    n = b.shape[1]
+    p = _params(fmt)
+    r62 = _keyed_r62(m * n, a.device, mode)
+    if m == 0 or n == 0:
+        return a.new_zeros((m, n))
+    ok = torch.zeros((m, n), dtype=torch.bool, device=a.device)
+    if kk and fmt.t <= 26:
+        sa = np_accumulate._stats(a.cpu().numpy(), rows=True)
+        sb = np_accumulate._stats(b.cpu().numpy(), rows=False)
+        ok = torch.from_numpy(np_accumulate._certified(sa, sb, fmt, kk)).to(a.device)
+    c = a @ b if bool(ok.any()) else a.new_zeros((m, n))
+    ok &= (c != 0) & (c.abs() < float("inf"))
+    out = round_pair(c.reshape(-1), c.new_zeros(m * n), torch.zeros(m * n, dtype=torch.int64, device=a.device),
+                     p, mode, r62, ops=TORCH_OPS)
+    bad = torch.nonzero(~ok.reshape(-1)).squeeze(1)
+    if bad.numel():
+        rows = torch.unique(bad // n)
+        sub = _exact.exact_dots(a[rows], b, p, mode, None if r62 is None else r62.reshape(m, n)[rows].reshape(-1))
+        full = out.reshape(m, n)
+        full[rows] = torch.where(ok[rows], full[rows], sub)
+    return out.reshape(m, n)
+
+
 def _matmul_batched(a, b, fmt, mode, model):
     """``a @ b`` for ``(..., m, k) @ (..., k, n)``, vectorized over ``(..., m, n)``."""
-    if model == "exact":
-        return _round(a @ b, fmt, mode)
+    if model == "exact":  # one 2-D product at a time, one key each, as the NumPy side
+        lead = a.shape[:-2]
+        a3 = a.reshape((-1,) + a.shape[-2:])
+        b3 = b.reshape((-1,) + b.shape[-2:])
+        out = torch.stack([_exact_matmul(x, y, fmt, mode) for x, y in zip(a3, b3)]) if a3.shape[0] else \
+            a.new_zeros((0, a.shape[-2], b.shape[-1]))
+        return out.reshape(lead + out.shape[-2:])
     kk = a.shape[-1]
     if kk == 0:
         return a.new_zeros(a.shape[:-1] + b.shape[-1:])
     col = [a[..., :, k:k + 1] for k in range(kk)]  # (..., m, 1)
     row = [b[..., k:k + 1, :] for k in range(kk)]  # (..., 1, n)
-    if model == "pairwise":
-        # float64 products rounded once, as the NumPy side (exact for formats of <= 26 bits)
-        products = _round(a.unsqueeze(-1) * b.unsqueeze(-3), fmt, mode)  # (..., m, k, n)
+    if model == "pairwise":  # correctly rounded products, then the tree
+        products = _op(MULTIPLY, a.unsqueeze(-1), b.unsqueeze(-3), fmt, mode)  # (..., m, k, n)
         return _pairwise(products.movedim(-2, -1), fmt, mode)
     if model == "sequential":
         acc = _op(MULTIPLY, col[0], row[0], fmt, mode)
@@ -155,22 +195,34 @@ def _matmul_batched(a, b, fmt, mode, model):
     acc = round_pair(*exact_product(x, y, TORCH_OPS), p, mode, _r62(x, mode), ops=TORCH_OPS)
     for k in range(1, kk):
         x, y = torch.broadcast_tensors(col[k], row[k])
-        term = _fused_term(x, y)
-        acc = round_pair(*exact_sum(acc, term, mode, TORCH_OPS), p, mode, _r62(x, mode), ops=TORCH_OPS)
+        acc = _fused_step(acc, x, y, p, mode, _r62(x, mode))
     return acc if acc_fmt is fmt else _round(acc, fmt, mode)
 
 
-def _fused_term(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``x * y`` when exact in float64, else the product rounded to odd in float64 (a
-    sticky value that rounds correctly afterwards): ``_kernels.matmul_rows``'s rule."""
-    p = x * y
+def _fused_step(acc, x, y, p, mode, r62):
+    """``round(acc + x*y)`` once with the exact product: binary64's sum of the exact pair
+    where the product is exact in float64, else the exact digits (:func:`_exact.fma_round`);
+    binary64 with a NaN or infinite operand (an infinite ``acc`` stays with finite ``x*y``)."""
+    prod = x * y
     hp, lp, sp = exact_product(x, y, TORCH_OPS)
-    exact = (lp == 0) & (ldexp_wide(p, -sp) == hp) & (p.abs() != float("inf"))
-    v = ldexp_wide(hp, sp)
-    even = (hp.view(torch.int64) & 1) == 0
-    nudged = torch.nextafter(v, torch.where(lp > 0, float("inf"), -float("inf")).to(v.dtype))
-    odd = torch.where((lp != 0) & even, nudged, v)
-    return torch.where(exact, p, odd)
+    inf = float("inf")
+    exact = (lp == 0) & (ldexp_wide(prod, -sp) == hp) & (prod.abs() != inf)
+    finite = (acc.abs() < inf) & (x.abs() < inf) & (y.abs() < inf)
+    result = round_pair(*exact_sum(acc, torch.where(exact, prod, prod * 0), mode, TORCH_OPS), p, mode, r62,
+                        ops=TORCH_OPS)
+    slow = finite & ~exact
+    if bool(slow.any()):
+        idx = torch.nonzero(slow.reshape(-1)).squeeze(1)
+        flat = result.reshape(-1).clone()
+        flat[idx] = _exact.fma_round(acc.reshape(-1)[idx], x.reshape(-1)[idx], y.reshape(-1)[idx], p, mode,
+                                     None if r62 is None else r62.reshape(-1)[idx])
+        result = flat.reshape(result.shape)
+    special = ~finite
+    if bool(special.any()):
+        v = torch.where((x.abs() < inf) & (y.abs() < inf), acc, acc + prod)
+        result = torch.where(special, round_pair(v, v * 0, torch.zeros_like(v, dtype=torch.int64), p, mode, r62,
+                                                 ops=TORCH_OPS), result)
+    return result
 
 
 def conv(x: torch.Tensor, weight: torch.Tensor, stride, padding, dilation, groups: int,

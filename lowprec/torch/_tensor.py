@@ -444,9 +444,9 @@ def _compute(cls, func, name, args, kwargs, fmt, mode, dtype, result_fmt=None):
         return _correctly_rounded(cls, func, args, kwargs, fmt, mode, dtype)
     accumulating = name in _ACCUMULATING_NAMES
     args, kwargs = tree_map(lambda x: _weak(x, fmt, mode, dtype), (args, kwargs))
-    if accumulating and accumulation_model() != "exact":
+    if accumulating and (accumulation_model() != "exact" or name in _EMULATED):
         return _emulated(cls, func, name, args, kwargs, fmt, mode, dtype)
-    if accumulating:  # "exact": compute wide, round once into the storage dtype
+    if accumulating:  # "exact" without an emulation: compute in float64, round once into the storage dtype
         wide = tree_map(lambda x: x.to(torch.float64) if isinstance(x, torch.Tensor)
                         and x.dtype.is_floating_point else x, (args, kwargs))
         raw = func(*wide[0], **wide[1])

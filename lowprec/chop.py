@@ -137,6 +137,13 @@ def chop(x: Any, fmt: Union[str, FloatFormat] = "half", rmode: Union[int, str] =
     the result is the reference rounding of ``lowprec.rounding.reference``. Stochastic
     modes use the exact residual; see :mod:`lowprec.random` for reproducibility.
 
+    **NaN and infinities.** NaN stays NaN, also in formats that have no NaN encoding
+    (``fp4_e2m1``, ``fp6_e2m3``, ``fp6_e3m2``): the result marks an invalid value in the
+    storage, and :func:`lowprec.to_bits` raises for it (no NaN encoding), since no code of
+    the format holds it. (In MX blocks the E8M0 scale's NaN carries it, see
+    :func:`lowprec.quantize_mx`.) Infinities become the format's infinity, or its
+    overflow value where it has none (``±xmax`` for saturating formats).
+
     Examples
     --------
     >>> import lowprec as lp

@@ -57,13 +57,70 @@ def test_spec_example_mxfp4_and_mxint8():
 
 
 def test_zero_nan_tiny_and_huge_blocks():
-    x = np.concatenate([np.zeros(32), block([np.nan, 1.0]), block([2.0**-140]), block([2.0**200, 1.0])])
+    x = np.concatenate([np.zeros(32), block([np.nan, 1.0]), block([2.0**-140]), block([2.0**135, 1.0])])
     q = lp.mx_encode(x, "mxfp8_e4m3")
     assert q.exponents.tolist() == [-127, 128, -127, 127]
     assert np.all(q.values[:32] == 0) and np.all(np.isnan(q.values[32:64]))
     assert q.values[64] == 0.0  # 2**-140 is below 2**-127 * the smallest e4m3 subnormal 2**-9 / 2
-    assert q.values[96] == 448.0 * 2.0**127  # saturates at the largest scale
+    assert q.values[96] == 256.0 * 2.0**127  # the largest scale, in range
     assert lp.quantize_mx(x, "mxfp8_e4m3", "up")[64] == 2.0**-136
+
+
+@pytest.mark.parametrize("name", ["mxfp8_e4m3", "mxfp4_e2m1", "mxint8"])
+def test_scale_overflow_is_never_silent(name):
+    f = lp.format(name)
+    limit = 2.0 ** (128 + f.emax_elem)  # the floor rule's X = 128: beyond E8M0
+    x = np.concatenate([block([limit, 1.0]), block([1e300]), block([limit * 0.75, 1.0]), block([3.0])])
+    with pytest.raises(OverflowError, match="2\\*\\*127.*scale_overflow"):
+        lp.quantize_mx(x, name)
+    with pytest.raises(OverflowError):
+        lp.mx_encode(x, name)
+    with pytest.warns(lp.LowprecWarning, match="clamped"):
+        sat = lp.quantize_mx(x, name, scale_overflow="saturate")
+    assert sat[0] == sat[32] == f.element_max * 2.0**127  # the old clamp, now with a warning
+    q = lp.mx_encode(x, name, scale_overflow="nan")
+    assert q.exponents.tolist()[:3] == [128, 128, 127]  # code 255: the blocks are NaN
+    assert np.isnan(q.values[:64]).all() and not np.isnan(q.values[64:]).any()
+    np.testing.assert_array_equal(lp.quantize_mx(x, name, scale_overflow="nan"), q.values)
+    np.testing.assert_array_equal(q.values[64:], lp.quantize_mx(x[64:], name))  # other blocks as before
+    ceil = lp.quantize_mx(np.array([f.element_max * 2.0**127]), name, block_size=1, scale_rule="ceil")
+    assert ceil[0] == f.element_max * 2.0**127  # in range under the ceil rule
+    with pytest.raises(OverflowError):
+        lp.quantize_mx(np.array([f.element_max * 2.0**127 * 1.5]), name, block_size=1, scale_rule="ceil")
+    with pytest.raises(ValueError, match="scale_overflow"):
+        lp.quantize_mx(x, name, scale_overflow="clamp")
+
+
+def test_scale_overflow_with_out_equal_to_input():
+    x = np.concatenate([block([1e300]), block([1.0])])
+    with pytest.raises(OverflowError):
+        lp.quantize_mx(x, "mxfp8_e4m3", out=x)
+
+
+@pytest.mark.parametrize("name", ["mxfp4_e2m1", "mxfp6_e2m3", "mxfp6_e3m2", "mxint8", "mxfp8_e4m3"])
+def test_nan_into_elements_without_nan_is_a_nan_scale(name):
+    # OCP MX: the scale's NaN (E8M0 0xFF) is the block's NaN, also where the element
+    # format has no NaN encoding; the elements stay encodable
+    x = np.concatenate([block([np.nan, 1.0]), block([np.inf, 1.0]), block([2.0, -1.0])])
+    q = lp.mx_encode(x, name)
+    assert q.exponents.tolist()[:2] == [128, 128]
+    assert np.isnan(q.values[:64]).all() and np.isfinite(q.values[64:]).all()
+    elem = lp.format(name).element
+    if isinstance(elem, lp.FloatFormat):
+        if elem.has_nan:
+            assert np.isnan(q.elements[:64]).all()
+        else:
+            assert (q.elements[:64] == 0).all()
+            lp.to_bits(q.elements, elem)  # every element encodes
+
+
+def test_chop_nan_into_a_format_without_nan_is_documented():
+    # lp.chop keeps NaN as the storage NaN (documented in lp.chop); encoding it is the error
+    for name in ("fp4_e2m1", "fp6_e2m3", "fp6_e3m2"):
+        assert np.isnan(lp.chop(np.array([np.nan]), name)[0])
+        with pytest.raises(lp.FormatError, match="no NaN encoding"):
+            lp.to_bits(np.array([np.nan]), name)
+    assert "no NaN encoding" in lp.chop.__doc__
 
 
 def test_block_size_not_dividing_the_axis_is_zero_padding():

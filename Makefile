@@ -29,7 +29,7 @@ test: $(VENV)/.test
 	$(PY) -m verification --quick
 
 verify: $(VENV)/.test
-	$(PY) -m pytest -n 2 -q
+	HYPOTHESIS_PROFILE=verify $(PY) -m pytest -n 2 -q
 	$(PY) -m verification
 
 bench: $(VENV)/.bench

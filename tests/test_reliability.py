@@ -415,3 +415,33 @@ def test_numpy_savers_refuse_to_drop_the_format(tmp_path, fmt, saver):
     with pytest.raises(lp.UnsupportedOperationError, match="lp.save"):  # was a silent plain array
         saver(tmp_path / "x", lp.asarray([1.0], fmt))
     saver(tmp_path / "y", np.asarray(lp.asarray([1.0], fmt)))  # explicit: fine
+
+
+# ----------------------------------------------------------------------- found by tests/test_fuzz.py
+
+def test_float16_operands_of_wide_formats():
+    a = lp.asarray([1.0, 2.0], "bf16")
+    got = a + np.float16(0.5)  # was FormatError: bf16 does not fit float16 storage
+    assert got.dtype == np.float64 and np.array_equal(got, [1.5, 2.5])
+    assert np.array_equal(a * np.ones(2, np.float16), a)
+
+
+def test_reductions_of_0d_arrays_as_numpy():
+    a = lp.asarray(np.array(3.0), "half")
+    for axis in (0, -1, (), None):
+        assert np.sum(a, axis=axis) == 3.0  # NumPy's ufunc.reduce takes axis 0/-1 of a 0-d array
+    for axis in ((0,), 1):
+        with pytest.raises(np.exceptions.AxisError):
+            np.sum(a, axis=axis)
+    with pytest.raises(np.exceptions.AxisError):
+        np.mean(a, axis=0)
+    with pytest.raises(np.exceptions.AxisError):
+        np.mean(lp.asarray(np.array(3.0), "q8.8"), axis=0)
+
+
+def test_mean_of_empty_as_numpy():
+    with pytest.warns(RuntimeWarning, match="empty"):
+        m = np.mean(lp.asarray(np.zeros(0), "half"))
+    assert np.isnan(m)
+    with pytest.raises(ZeroDivisionError, match="no NaN"):  # fixed point: a clear error instead
+        np.mean(lp.asarray(np.zeros(0), "q8.8"))

@@ -252,7 +252,7 @@ def _fold(ufunc, args, fmt, mode, kwargs, keep=False):
         raise UnsupportedOperationError(f"np.{ufunc.__name__}.reduce is not supported for LPFixed.")
     if keep and axis is None:
         c, axis = c.reshape(-1), 0
-    axes = reduced_axes(axis, c.ndim)
+    axes = reduced_axes(axis, c.ndim, ufunc_reduce=True)
     if not keep and len(axes) != 1:  # several axes (or all, or none): one, in row-major order
         moved = np.moveaxis(c, axes, range(-len(axes), 0))
         kept = moved.shape[:c.ndim - len(axes)]
@@ -347,14 +347,15 @@ def _mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     if where is not True or out is not None or dtype is not None:
         raise UnsupportedOperationError("np.mean of an LPFixed: where=, out= and dtype= are not supported.")
     total = np.sum(a, axis=axis, keepdims=keepdims)
-    count = a.size if axis is None else int(np.prod([a.shape[i] for i in np.atleast_1d(axis)]))
+    count = math.prod(a.shape[i] for i in reduced_axes(axis, a.ndim))
     fmt, mode = total.format, total.rmode
     c = codes_of(total.values, fmt).reshape(-1)
     out_codes = np.empty(c.size, np.int64)
     zero_div, over = K.fixed_binary(K.DIVIDE, c, np.full(c.size, count, np.int64), fmt.frac_bits, 0,
                                     fmt.frac_bits, out_codes, *_params(fmt, mode), 0)
     if zero_div:
-        raise ZeroDivisionError("np.mean of an empty LPFixed.")
+        raise ZeroDivisionError("np.mean of an empty LPFixed: fixed point has no NaN for the mean of "
+                                "nothing (NumPy's result); test x.size first.")
     _check(over, fmt)
     return LPFixed._wrap(values_of(out_codes.reshape(np.shape(total)), fmt), fmt, mode)
 

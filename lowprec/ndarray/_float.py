@@ -213,6 +213,8 @@ def _weak(x, fmt, mode, dtype, seed=None):
     if a.dtype.kind in "fiu" and a.dtype != bool:
         # rounded from their own dtype (exact; never through a narrower storage first), then
         # cast into the storage exactly; integers are rounded exactly by chop (int64 too)
+        if a.dtype == np.float16:
+            a = a.astype(np.float32)  # exact; float16 storage is narrower than many formats
         if a.dtype.kind == "f" and not _fits(fmt, a.dtype):
             a = a.astype(np.float64)  # exact: float32 data of a format wider than float32
         return chop(a, fmt, mode, seed=seed)
@@ -222,9 +224,9 @@ def _weak(x, fmt, mode, dtype, seed=None):
 
 
 def _fits(fmt, dtype) -> bool:
-    """Whether ``fmt``'s values are exact in float ``dtype`` (float16 data rounds through float32)."""
+    """Whether ``fmt``'s values are exact in float ``dtype``."""
     try:
-        rounding_params(fmt, True, dtype if dtype.itemsize >= 4 else np.dtype(np.float32))
+        rounding_params(fmt, True, dtype)
     except ValueError:
         return False
     return True
@@ -421,7 +423,7 @@ def _fold(ufunc, method, a, fmt, mode, kwargs):
     a = np.asarray(a, dtype=np.float64)
     if method == "accumulate" and axis is None:
         a, axis = a.reshape(-1), 0
-    axes = reduced_axes(axis, a.ndim)
+    axes = reduced_axes(axis, a.ndim, ufunc_reduce=True)
     if method == "reduce" and len(axes) != 1:  # several axes (or all, or none): one, in row-major order
         moved = np.moveaxis(a, axes, range(-len(axes), 0))
         kept_shape = moved.shape[:a.ndim - len(axes)]
@@ -445,11 +447,15 @@ def _fold(ufunc, method, a, fmt, mode, kwargs):
     return np.expand_dims(result, axis) if keepdims else result
 
 
-def reduced_axes(axis, ndim: int) -> tuple:
+def reduced_axes(axis, ndim: int, ufunc_reduce: bool = False) -> tuple:
     """``axis`` of a reduction as a tuple of distinct non-negative axes (``None``: all of
-    them); out of range is ``np.exceptions.AxisError``, repeated a ``ValueError`` (NumPy's)."""
+    them); out of range is ``np.exceptions.AxisError``, repeated a ``ValueError`` (NumPy's).
+    ``ufunc_reduce``: NumPy's ``ufunc.reduce`` (np.sum, np.prod, ...) also takes the integer
+    axis 0 or -1 of a 0-d array (reducing nothing)."""
     if axis is None:
         return tuple(range(ndim))
+    if ufunc_reduce and ndim == 0 and isinstance(axis, (int, np.integer)) and axis in (0, -1):
+        return ()
     return tuple(normalize_axis_tuple(axis, ndim))
 
 

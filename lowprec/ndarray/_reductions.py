@@ -51,7 +51,11 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     correctly rounded division by the exact count."""
     _no_extras("mean", dtype=dtype, where=where)
     total = np.sum(a, axis=axis, keepdims=keepdims)
-    return _finish(_by_count(total, _count(a, axis)), out)
+    n = _count(a, axis)
+    if n == 0:  # NumPy: NaN with a RuntimeWarning
+        import warnings
+        warnings.warn("Mean of empty slice.", RuntimeWarning, stacklevel=3)
+    return _finish(_by_count(total, n), out)
 
 
 @dispatched(np.var)

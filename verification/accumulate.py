@@ -196,3 +196,260 @@ def _record(family, fmt, mode, cases, got, want) -> Check:
     bad = ~same(got, want)
     examples = [f"{cases[i]} got={got[i]!r} want={want[i]!r}" for i in np.flatnonzero(bad)[:3]]
     return Check(family, fmt.label, "sub", mode, int(bad.size), int(bad.size), int(bad.sum()), examples)
+
+
+# --------------------------------------------------------------------------- exhaustive small formats
+
+def _zero_fix(s: np.ndarray, signs: Sequence[np.ndarray], mode: int) -> np.ndarray:
+    """IEEE's signed zero of an exact zero sum ``s`` of terms with sign bits ``signs``."""
+    anyneg = np.logical_or.reduce(signs)
+    allneg = np.logical_and.reduce(signs)
+    z = np.where(anyneg, -0.0, 0.0) if mode == DOWN else np.where(allneg, -0.0, 0.0)
+    return np.where(s == 0, z, s)
+
+
+def _table(x, fmt, mode):
+    from .oracle import round_by_table
+    return round_by_table(x, fmt, mode)
+
+
+def _table_sum(x, y, fmt, mode):
+    """``round(x + y)`` of binary64 values whose sum is exact in binary64 (small formats)."""
+    with np.errstate(invalid="ignore"):
+        s = x + y
+    return _table(_zero_fix(s, [np.signbit(x), np.signbit(y)], mode), fmt, mode)
+
+
+def _values(fmt) -> np.ndarray:
+    from .ops import code_values
+    return code_values(fmt)
+
+
+def exhaustive_sums(fmt, triples: bool, modes=DET) -> List[Check]:
+    """Every pair (and with ``triples`` every triple) of values of a small format, summed
+    under every model, against the table oracle (binary64 sums of so few small values are
+    exact, IEEE's zero rule applied by hand)."""
+    v = _values(fmt)
+    out = []
+    for width in ((2, 3) if triples else (2,)):
+        grids = np.meshgrid(*([v] * width), indexing="ij")
+        x = np.stack([g.reshape(-1) for g in grids], axis=1)
+        for mode in modes:
+            with np.errstate(invalid="ignore"):
+                total = x.sum(axis=1)
+            want_exact = _table(_zero_fix(total, [np.signbit(x[:, i]) for i in range(width)], mode), fmt, mode)
+            step = _table_sum(x[:, 0], x[:, 1], fmt, mode)
+            for i in range(2, width):
+                step = _table_sum(step, x[:, i], fmt, mode)
+            for model in ("exact", "sequential", "pairwise", "fma"):
+                want = want_exact if model == "exact" else step
+                got = lp_sum(x, fmt, mode, model)
+                out.append(_record(f"acc-sum{width}-{model}", fmt, mode, _RowCases(x), got, want))
+    return out
+
+
+def exhaustive_dots(fmt, pairs: int, rng, modes=DET) -> List[Check]:
+    """Two-term dot products ``a0*b0 + a1*b1`` of small-format values under every model: all
+    pairs ``(a0, a1)`` against all ``(b0, b1)`` (or ``pairs`` random ones of each), as one
+    matrix product, against the table oracle (products and two-term sums exact in binary64)."""
+    v = _values(fmt)
+    g0, g1 = np.meshgrid(v, v, indexing="ij")
+    p = np.stack([g0.reshape(-1), g1.reshape(-1)], axis=1)
+    if pairs and pairs < p.shape[0]:
+        p = p[rng.choice(p.shape[0], pairs, replace=False)]
+    a, b = p, p.T.copy()
+    with np.errstate(invalid="ignore"):
+        p0 = a[:, 0:1] * b[0:1, :]
+        p1 = a[:, 1:2] * b[1:2, :]
+    out = []
+    for mode in modes:
+        with np.errstate(invalid="ignore"):
+            exact = _zero_fix(p0 + p1, [np.signbit(p0), np.signbit(p1)], mode)
+        r0 = _table(p0, fmt, mode)
+        wants = {"exact": _table(exact, fmt, mode),
+                 "sequential": _table_sum(r0, _table(p1, fmt, mode), fmt, mode),
+                 "fma": _table_sum(r0, p1, fmt, mode)}
+        wants["pairwise"] = wants["sequential"]
+        for model, want in wants.items():
+            got = lp_matmul(a, b, fmt, mode, model)
+            n = b.shape[1]
+            cases = _LazyCases(a, b, n)
+            out.append(_record(f"acc-dot2-{model}", fmt, mode, cases, got, want))
+    return out
+
+
+class _RowCases:
+    """Case descriptions of row sums, made only for the examples shown."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def __getitem__(self, i):
+        return f"sum{self.x[int(i)].tolist()}"
+
+
+class _LazyCases:
+    """Case descriptions of a matrix product's entries, made only for the examples shown."""
+
+    def __init__(self, a, b, n):
+        self.a, self.b, self.n = a, b, n
+
+    def __getitem__(self, i):
+        r, c = divmod(int(i), self.n)
+        return f"a={self.a[r].tolist()} b={self.b[:, c].tolist()}"
+
+
+# --------------------------------------------------------------------------- random and hard cases
+
+def _grid(fmt, shape, rng, spread: int) -> np.ndarray:
+    """Format values with exponents over ``[-spread, spread]`` (clipped to the format's
+    range), some zeros of both signs."""
+    lo, hi = max(fmt.emin - fmt.t, -spread), min(fmt.emax, spread)
+    e = rng.integers(lo, hi + 1, size=shape)
+    x = rng.uniform(1, 2, size=shape) * np.ldexp(1.0, e) * rng.choice([-1.0, 1.0], size=shape)
+    x = np.asarray(lp.chop(x, fmt, "toward_zero"), dtype=np.float64)
+    x[rng.random(shape) < 0.1] = 0.0
+    x[rng.random(shape) < 0.05] = -0.0
+    return x
+
+
+def hard_rows(fmt, k: int, rng) -> List[np.ndarray]:
+    """Rows that stress the exact models: cancellation leaving a tiny term, partial sums
+    beyond xmax (and beyond binary64), terms far below the others' precision, signed zeros,
+    infinities and NaN where the format has them."""
+    big, tiny = float(fmt.xmax), float(fmt.xmins)
+    x = float(lp.chop(1.0 + 2.0 ** (1 - fmt.t), fmt))
+    rows = [np.array([x, tiny, -x]), np.array([big, big, -big]), np.array([big, big, -big, -big, tiny]),
+            np.array([1.0, tiny]), np.array([-1.0, tiny]), np.array([-0.0, -0.0]), np.array([0.0, -0.0]),
+            np.array([1.0, -1.0]), np.array([-0.0]), np.array([tiny, -tiny, -0.0])]
+    if fmt.infs:
+        rows += [np.array([np.inf, -np.inf]), np.array([big, np.inf]), np.array([-np.inf, 1.0])]
+    if fmt.has_nan:
+        rows += [np.array([np.nan, 1.0])]
+    return [np.asarray(lp.chop(r, fmt), dtype=np.float64) for r in rows]
+
+
+def random_family(fmt, cases: int, rng, seed: int, models=("exact", "sequential", "pairwise", "fma")) -> List[Check]:
+    """Random sums and matrix products (and the hard rows) of any format against the
+    Fraction oracle, every mode; stochastic modes for the exact model (the call's words)."""
+    out = []
+    spread = 40 if fmt.emax < 200 else 900
+    rows = hard_rows(fmt, 5, rng) + [_grid(fmt, (int(rng.integers(1, 9)),), rng, spread) for _ in range(cases)]
+    mats = [(_grid(fmt, (int(rng.integers(1, 4)), kk), rng, spread), _grid(fmt, (kk, int(rng.integers(1, 4))), rng,
+                                                                           spread))
+            for kk in rng.integers(1, 7, size=max(1, cases // 4))]
+    hard = hard_rows(fmt, 5, rng)
+    mats += [(r[None, :], np.ones((r.size, 1))) for r in hard] + [(r[None, :], r[:, None]) for r in hard]
+    wide_acc = [m for m in ("fp32",) if fmt.t <= 24 and fmt.emax <= 127 and fmt.emin >= -126 and fmt.bits < 32]
+    for model in tuple(models) + tuple(wide_acc):
+        for mode in DET + (SR if model == "exact" else ()):
+            got, want, desc = [], [], []
+            for r in rows:
+                g = lp_sum(r[None, :], fmt, mode, model, seed=seed)
+                bits = _keyed_bits(seed, 1)
+                got.append(g[0])
+                want.append(oracle_dot(r, None, fmt, mode, model, bits[0]))
+                desc.append(f"sum{r.tolist()}")
+            for a, b in mats:
+                g = lp_matmul(a, b, fmt, mode, model, seed=seed)
+                m, n = g.shape
+                bits = _keyed_bits(seed, m * n)
+                for i in range(m):
+                    for j in range(n):
+                        got.append(g[i, j])
+                        want.append(oracle_dot(a[i], b[:, j], fmt, mode, model, bits[i * n + j]))
+                        desc.append(f"a={a[i].tolist()} b={b[:, j].tolist()}")
+            out.append(_record(f"acc-random-{model}", fmt, mode, desc, got, want))
+        if model == "exact":
+            out += _cumsum_prod(fmt, rows, seed)
+    return out
+
+
+def _cumsum_prod(fmt, rows, seed) -> List[Check]:
+    """cumsum partials and prod under "exact" against the oracle (every mode)."""
+    out = []
+    for mode in DET + SR:
+        got, want, desc = [], [], []
+        for r in rows:
+            v = lp.asarray(r, fmt, mode)
+            lp.seed(seed)
+            with lp.accumulate("exact"):
+                c = np.asarray(np.cumsum(v), dtype=np.float64)
+            bits = _keyed_bits(seed, r.size)
+            for j in range(r.size):
+                got.append(c[j])
+                want.append(oracle_dot(r[:j + 1], None, fmt, mode, "exact", bits[j]))
+                desc.append(f"cumsum{r[:j + 1].tolist()}")
+            lp.seed(seed)
+            with lp.accumulate("exact"):
+                got.append(float(np.asarray(np.prod(v), dtype=np.float64)))
+            want.append(oracle_prod(r, fmt, mode, _keyed_bits(seed, 1)[0]))
+            desc.append(f"prod{r.tolist()}")
+        out.append(_record("acc-cumsum-prod", fmt, mode, desc, got, want))
+    return out
+
+
+# --------------------------------------------------------------------------- cross-backend
+
+def cross_backend(fmt, cases: int, rng, seed: int, modes=DET + SR) -> List[Check]:
+    """LPTensor (CPU kernels and the whole-tensor ``device_ops`` path) against LPFloat, bit
+    for bit, every model and mode (stochastic on the device path: the exact model, whose
+    words are the NumPy side's)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return []
+    spread = 40 if fmt.emax < 200 else 900
+    out = []
+    mats = [(_grid(fmt, (int(rng.integers(1, 5)), kk), rng, spread), _grid(fmt, (kk, int(rng.integers(1, 5))), rng,
+                                                                           spread))
+            for kk in rng.integers(1, 9, size=cases)]
+    mats += [(r[None, :], r[:, None]) for r in hard_rows(fmt, 5, rng)]
+    for backend in ("torch", "device"):
+        for model in ("exact", "sequential", "pairwise", "fma"):
+            for mode in modes:
+                if backend == "device" and model != "exact" and mode in SR:
+                    continue
+                got, want, desc = [], [], []
+                for a, b in mats:
+                    ref = lp_matmul(a, b, fmt, mode, model, seed=seed)
+                    g = lp_matmul(a, b, fmt, mode, model, seed=seed, backend=backend)
+                    got += list(g.reshape(-1))
+                    want += list(ref.reshape(-1))
+                    desc += [f"{backend} a={a.tolist()} b={b.tolist()}"] * ref.size
+                    rs = lp_sum(a, fmt, mode, model, seed=seed)
+                    gs = lp_sum(a, fmt, mode, model, seed=seed, backend=backend)
+                    got += list(gs)
+                    want += list(rs)
+                    desc += [f"{backend} sum rows of {a.tolist()}"] * rs.size
+                out.append(_record(f"acc-{backend}-{model}", fmt, mode, desc, got, want))
+    return out
+
+
+#: Small formats swept exhaustively: (label, triples of sums, dot pairs (0: all)) per plan.
+QUICK_SMALL = (("fp4_e2m1", True, 0), ("e4m3", False, 120))
+FULL_SMALL = (("fp4_e2m1", True, 0), ("fp6_e3m2", True, 0), ("fp6_e2m3", True, 0), ("e4m3", False, 1500),
+              ("e5m2", False, 1500), ("e4m3fn", False, 1500), ("e5m2fnuz", False, 1500))
+QUICK_WIDE = ("bf16", "e8m30", "e11m10", "fp64")
+FULL_WIDE = ("half", "bf16", "tf32", "e8m30", "e11m10", "e11m20", "fp64", "e4m3fn")
+#: Formats and modes of the cross-backend family in the quick plan (the full plan: every
+#: wide format and mode).
+QUICK_CROSS = (("e11m10", (1, 3, 5)), ("e8m30", (2, 9)))
+
+
+def run_all(quick: bool, seed: int) -> List[Check]:
+    """Every accumulation family of the plan (``quick``: a few seconds)."""
+    rng = np.random.default_rng([seed, 12])
+    out = []
+    for label, triples, pairs in (QUICK_SMALL if quick else FULL_SMALL):
+        f = lp.format(label)
+        out += exhaustive_sums(f, triples and (not quick or f.bits <= 4))
+        out += exhaustive_dots(f, pairs, rng)
+    for label in (QUICK_WIDE if quick else FULL_WIDE):
+        out += random_family(lp.format(label), 2 if quick else 150, rng, seed)
+    for label, modes in (QUICK_CROSS if quick else [(w, DET + SR) for w in FULL_WIDE]):
+        out += cross_backend(lp.format(label), 1 if quick else 40, rng, seed, modes)
+    return out
+
+__all__ = ["cross_backend", "exhaustive_dots", "exhaustive_sums", "oracle_dot", "oracle_prod", "random_family",
+           "run_all"]

@@ -22,6 +22,7 @@ from lowprec.formats import FLOAT_FORMATS
 from . import cases as C
 from . import checks as K
 from . import ops as O
+from .accumulate import run_all as run_accumulate
 from .fixed import run_all as run_fixed
 from .oracle import DETERMINISTIC, MODE_LABELS
 
@@ -136,6 +137,8 @@ def tasks(plan: Plan, seed: int) -> List[Tuple[str, Callable[[], List[K.Check]]]
                     lambda f=f, i=i: O.wide_format(f, plan.ops_hard, rng(9000 + i), seed)))
     # fixed point, integer quantization and MX/block formats (verification/fixed.py)
     out.append(("fixed, integer and block formats", lambda: run_fixed(plan == QUICK, seed)))
+    # accumulation models: sums, dots, matrix products, cumsum/prod; LPTensor = LPFloat
+    out.append(("accumulation models", lambda: run_accumulate(plan == QUICK, seed)))
     return out
 
 

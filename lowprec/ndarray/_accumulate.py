@@ -344,7 +344,7 @@ def _split(a, fmt, sa):
         return a, np.zeros_like(a)
     top = int(np.frexp(big.max())[1])
     bottom = max(int(np.frexp(small.min())[1]) - 1, fmt.emin) - (fmt.t - 1)
-    tau = float(np.ldexp(1.0, (top + bottom + fmt.t) // 2))
+    tau = float(np.ldexp(1.0, min(max((top + bottom + fmt.t) // 2, -1074), 1023)))
     with np.errstate(invalid="ignore"):  # inf rows give NaN parts: never certified
         hi = a * (np.abs(a) >= tau)  # a or a signed zero; NaN goes to the low part
         return hi, a - hi

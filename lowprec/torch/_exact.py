@@ -23,7 +23,7 @@ from ._ops import TORCH_OPS
 
 _M32 = 0xFFFFFFFF
 _M31 = 0x7FFFFFFF
-_WD = K._WD
+_WD = K._WD + 1  #: one digit more than the kernels': a subnormal acc's few bits sit at its top
 _I64 = torch.int64
 
 

@@ -1,14 +1,28 @@
 """Accumulation models, chosen with ``with lp.accumulate(...)`` or per call.
 
-* ``"sequential"`` (default): every product and every partial sum rounded, left to
-  right: the standard model of rounding error analysis.
-* ``"pairwise"``: a balanced tree, every node rounded.
-* ``"fma"``: each step ``acc + a*b`` rounded once.
-* ``"exact"``: computed in binary64 and rounded once (exact for sums of format values
-  whose exponents span less than binary64's precision; otherwise binary64's own
-  pairwise rounding applies before the final rounding).
-* a format (``"fp32"``, ``lp.format("single")``, ...): accumulate in that wider format
-  (sequentially), round the result once into the operands' format, as tensor cores do.
+Where each model rounds (every rounding is correctly rounded in the array's mode, in every
+format, including ``t > 26`` and 11-bit exponents; NaN, infinities and signed zeros follow
+IEEE 754):
+
+* ``"sequential"`` (default): every product rounded, then every partial sum rounded, left
+  to right: ``acc = round(x[0])`` (products: ``round(a[0]*b[0])``), ``acc = round(acc +
+  round(a[k]*b[k]))``. The standard model of rounding error analysis.
+* ``"pairwise"``: the (correctly rounded) products or the terms summed by a balanced tree
+  pairing neighbours ``(0,1), (2,3), ...`` level by level, every node rounded.
+* ``"fma"``: ``acc = round(a[0]*b[0])``, then each step ``acc = round(acc + a[k]*b[k])``
+  rounded once with the exact product (sums: as ``"sequential"``).
+* ``"exact"``: the exact real sum, dot product, matrix-product entry, ``cumsum`` partial or
+  ``prod`` rounded once. Partial sums never overflow or underflow (only the final
+  rounding sees the format's range); an exact zero sum is +0, except in round-down (-0
+  unless every term is +0), and -0 when every term is -0; an empty sum is +0; NaN, or
+  +inf with -inf, give NaN. Stochastic modes use the exact residual (one random word per
+  result). Binary64 is used only where it is provably exact; otherwise an integer
+  superaccumulator. ``prod`` is the exact product of the significands (an error beyond
+  ``lowprec.ndarray._accumulate.EXACT_PROD_BITS`` significand bits in all); ``mean`` is
+  the exact sum rounded, then divided by the count with a second correct rounding.
+* a format (``"fp32"``, ``lp.format("single")``, ...): the ``"fma"`` steps (sums: the
+  ``"sequential"`` steps) rounded in that wider format, the result rounded once into the
+  operands' format, as tensor cores do.
 """
 
 from __future__ import annotations

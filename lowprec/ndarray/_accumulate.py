@@ -30,6 +30,13 @@ def _kernel_params(fmt, mode):
 def fold(op_add: bool, rows: np.ndarray, fmt, mode, keep_partials: bool, model=None):
     """Reduce each row of the 2-D float64 ``rows`` with ``+`` (or ``*``) under the model.
 
+    **Rounding.** ``sequential``, ``fma``: ``acc = x[0]``, then ``acc = round(acc op
+    x[j])`` left to right (an accumulator format: rounded in it, then once into
+    ``fmt``). ``pairwise`` (reductions): a balanced tree, each node rounded. ``exact``:
+    each result (and each partial) is the exact sum or product rounded once, with IEEE
+    signed zeros and specials (see :mod:`lowprec.policy`); random word ``i`` per row, or
+    ``i*k + j`` per partial.
+
     Returns the final values (and every partial result when ``keep_partials``).
     """
     model = accumulation_model(model)

@@ -15,11 +15,16 @@ The order is the NumPy side's. ``sequential``: ``acc = round(a[0]*b[0])``, then 
 round(acc + round(a[k]*b[k]))`` for ``k`` ascending (sums: ``acc = x[0]``, then ``acc =
 round(acc + x[j])``). ``fma`` (and a wider accumulator format, in which the steps are
 rounded before one final rounding into the operands' format): ``acc = round(acc +
-a[k]*b[k])`` with the exact product. ``pairwise``: the rounded products (or the terms),
-summed by a balanced tree that pairs neighbours ``(0,1), (2,3), ...`` level by level, an
-odd last term carried to the next level. ``exact``: computed in float64 by the native
-kernel, rounded once. Stochastic modes draw their bits per step on devices (the NumPy
-stream on the CPU), so they agree with NumPy in distribution, not bit for bit, off the CPU.
+a[k]*b[k])`` with the exact product (exact digits, :func:`_exact.fma_round`, where the
+product needs more than float64). ``pairwise``: the correctly rounded products (or the
+terms), summed by a balanced tree that pairs neighbours ``(0,1), (2,3), ...`` level by
+level, an odd last term carried to the next level. ``exact``: the exact result rounded
+once: ``torch.matmul`` for the entries it provably gets exactly (the NumPy side's
+certificate), the exact digits of :mod:`lowprec.torch._exact` for the others and for sums;
+its random words are the NumPy side's (one key per 2-D product, word ``i*n + j``), so it
+equals NumPy bit for bit in every mode on every device. The other models' stochastic
+modes draw their bits per step on devices (the NumPy stream on the CPU), so they agree
+with NumPy in distribution, not bit for bit, off the CPU.
 """
 
 from __future__ import annotations

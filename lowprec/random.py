@@ -12,6 +12,8 @@ does not depend on thread count or chunking. Keys come from, in order of precede
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
 from typing import Optional
 
@@ -60,11 +62,37 @@ def next_key(seed: Optional[int] = None, rng: Optional[np.random.Generator] = No
                 f"rng must be a numpy.random.Generator (np.random.default_rng(...)), got {type(rng).__name__}."
             )
         return np.uint64(rng.integers(0, 2**64, dtype=np.uint64))
+    stream = _CALL.get()
+    if stream is not None and stream[0] is not None:  # a later draw of one operation: derived
+        stream[1] += 1
+        return _key_from(int(stream[0]), 0xC0FFEE, stream[1])
     with _lock:
         counter = _global["counter"]
         _global["counter"] = counter + 1
         base = _global["seed"]
-    return _key_from(base, counter)
+    key = _key_from(base, counter)
+    if stream is not None:
+        stream[0] = key
+    return key
+
+
+_CALL: contextvars.ContextVar = contextvars.ContextVar("lowprec_call_stream", default=None)
+
+
+@contextlib.contextmanager
+def one_draw():
+    """Inside, an operation takes one key from the global stream: its first draw is the
+    next global key (as without the block), later draws derive from it. An operation that
+    rounds its weak operands and then its result is so atomic under threads sharing one
+    seed (each thread has its own context). Nested blocks belong to the outermost."""
+    if _CALL.get() is not None:
+        yield
+        return
+    token = _CALL.set([None, 0])
+    try:
+        yield
+    finally:
+        _CALL.reset(token)
 
 
 def derived_seed(key, i: int) -> int:

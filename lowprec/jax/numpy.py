@@ -76,11 +76,11 @@ def weak(x, fmt: FloatFormat, mode: RoundingMode, dtype, key=None):
     into ``fmt`` first (weak operands, like a typed language converting a constant)."""
     if isinstance(x, LPArray):
         return x.values.astype(dtype)
-    if type(x) in (int, float) and not mode.is_stochastic:
-        # a Python constant is rounded once from its exact value on the host (not through a
-        # float32 array first: that would round twice); the format value fits the storage
-        from ..chop import chop as _chop
-        return jnp.asarray(np.asarray(_chop(x, fmt, mode), dtype=np.dtype(dtype)))
+    if type(x) in (int, float):
+        # a Python constant is rounded once from its exact value (not through a float32 array
+        # first: that would round twice), stochastic modes too (lowprec.jax._constants)
+        from ._constants import constant
+        return constant(x, fmt, mode, dtype, key)
     a = jnp.asarray(x)
     if a.dtype == jnp.bool_:
         return a
@@ -344,14 +344,31 @@ def _fold(rows, op, ctx: _Ctx, key, keep: bool, model):
 def _reduce_jit(v, key, op, keep, axis, keepdims, fmt, mode, dtype, model):
     """One compilation per (shape, format, mode, model, axis): eager calls reuse it."""
     ctx = _Ctx(fmt, mode, None, dtype)
-    x, axis_ = (v.reshape(-1), 0) if axis is None else (v, axis)
-    moved = jnp.moveaxis(x, axis_, -1)
-    rows = moved.reshape(-1, moved.shape[-1])
-    final, partials = _fold(rows, op, ctx, key, keep, model)
-    if keep:
+    if keep:  # running results: one axis (None: the flattened array)
+        x, axis_ = (v.reshape(-1), 0) if axis is None else (v, axis[0])
+        moved = jnp.moveaxis(x, axis_, -1)
+        rows = moved.reshape(math.prod(moved.shape[:-1]), moved.shape[-1])
+        _, partials = _fold(rows, op, ctx, key, keep, model)
         return jnp.moveaxis(partials.reshape(moved.shape), -1, axis_)
-    out = final.reshape(moved.shape[:-1])
-    return jnp.expand_dims(out, axis_) if keepdims and axis is not None else out
+    # totals over the tuple of axes (None: all), in row-major order as LPFloat
+    axes = tuple(range(v.ndim)) if axis is None else axis
+    moved = jnp.moveaxis(v, axes, tuple(range(v.ndim - len(axes), v.ndim)))
+    kept = moved.shape[:v.ndim - len(axes)]
+    rows = moved.reshape(math.prod(kept), math.prod(v.shape[d] for d in axes))
+    final, _ = _fold(rows, op, ctx, key, keep, model)
+    out = final.reshape(kept)
+    return out.reshape(tuple(1 if d in axes else n for d, n in enumerate(v.shape))) if keepdims else out
+
+
+def _axes(axis, ndim: int, keep: bool):
+    """``axis`` as a sorted tuple of non-negative axes (``None`` stays: all / flattened);
+    out of range is NumPy's ``AxisError`` (never a silent wrap-around)."""
+    if axis is None:
+        return None
+    if keep and not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"running results take one integer axis, got {axis!r}.")
+    from numpy.lib.array_utils import normalize_axis_tuple
+    return tuple(sorted(normalize_axis_tuple(axis, ndim)))
 
 
 def _reduction(op: int, keep: bool, name: str):
@@ -364,15 +381,15 @@ def _reduction(op: int, keep: bool, name: str):
         ctx = _context([a], name)
         model = accumulation_model(model)
         k = key_for(ctx.mode, key, f"lp.jax.numpy.{name}")
-        ax = axis if axis is None else int(axis) % a.ndim
+        ax = _axes(axis, a.ndim, keep)
 
         def emulate(v, kk):
             return _reduce_jit(v, kk, op, keep, ax, bool(keepdims), ctx.fmt, ctx.mode, np.dtype(ctx.dtype), model)
 
         if keep:
-            raw = lambda v: raw_fn(v.reshape(-1) if ax is None else v, axis=0 if ax is None else ax)  # noqa: E731
+            raw = lambda v: raw_fn(v.reshape(-1) if ax is None else v, axis=0 if ax is None else ax[0])  # noqa: E731
         else:
-            raw = lambda v: raw_fn(v, axis=ax, keepdims=keepdims and ax is not None)  # noqa: E731
+            raw = lambda v: raw_fn(v, axis=ax, keepdims=keepdims)  # noqa: E731
         return _finish(ctx, raw, emulate, [a.values], k)
 
     function.__name__ = name
@@ -401,7 +418,8 @@ def mean(a: LPArray, axis: Optional[int] = None, *, keepdims: bool = False, mode
         k = key_for(a.rmode, key, "lp.jax.numpy.mean")
         k1, k2 = split_key(k, 0), split_key(k, 1)
     total = sum(a, axis, keepdims=keepdims, model=model, key=k1)
-    count = a.size if axis is None else a.shape[axis]
+    axes = _axes(axis, a.ndim, False)
+    count = a.size if axes is None else math.prod(a.shape[d] for d in axes)
     return divide(total, float(count), key=k2)
 
 

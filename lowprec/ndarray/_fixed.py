@@ -33,7 +33,7 @@ from ..promotion import result_mode
 from ..quant import _kernels as K
 from ..quant._common import raise_overflow, smallest_int_dtype
 from ..quant.fixed import fixed_format, round_flat
-from ..random import next_key
+from ..random import next_key, one_draw
 from ..rounding import RoundingMode, rounding_mode
 from ._base import LPArray, check_real_data, foreign, plain_out
 from ._float import kept_shape_of, reduced_axes
@@ -119,14 +119,15 @@ class LPFixed(LPArray):
             raise UnsupportedOperationError(
                 f"np.{ufunc.__name__} is not defined for LPFixed; use np.asarray(x) to leave emulation.")
         fmt, mode = _common(inputs, ufunc.__name__)
-        args = [_weak(x, fmt, mode) for x in inputs]
         if kwargs.get("where", True) is not True:
             raise UnsupportedOperationError(f"np.{ufunc.__name__}: where= is not supported for LPFixed.")
         kwargs.pop("where", None)
         handler = _METHODS.get((kind, method))
         if handler is None:
             raise UnsupportedOperationError(f"np.{ufunc.__name__}.{method} is not supported for LPFixed.")
-        result = handler(ufunc, args, fmt, mode, kwargs)
+        with one_draw():  # weak operands and result: one key from the global stream
+            args = [_weak(x, fmt, mode) for x in inputs]
+            result = handler(ufunc, args, fmt, mode, kwargs)
         return _deliver(result, out, fmt, mode)
 
     def __array_function__(self, func, types, args, kwargs):

@@ -448,7 +448,7 @@ def _fold(ufunc, method, a, fmt, mode, kwargs):
 
 
 def reduced_axes(axis, ndim: int, ufunc_reduce: bool = False) -> tuple:
-    """``axis`` of a reduction as a tuple of distinct non-negative axes (``None``: all of
+    """``axis`` of a reduction as a sorted tuple of distinct non-negative axes (``None``: all of
     them); out of range is ``np.exceptions.AxisError``, repeated a ``ValueError`` (NumPy's).
     ``ufunc_reduce``: NumPy's ``ufunc.reduce`` (np.sum, np.prod, ...) also takes the integer
     axis 0 or -1 of a 0-d array (reducing nothing)."""
@@ -456,7 +456,7 @@ def reduced_axes(axis, ndim: int, ufunc_reduce: bool = False) -> tuple:
         return tuple(range(ndim))
     if ufunc_reduce and ndim == 0 and isinstance(axis, (int, np.integer)) and axis in (0, -1):
         return ()
-    return tuple(normalize_axis_tuple(axis, ndim))
+    return tuple(sorted(normalize_axis_tuple(axis, ndim)))  # the order of the sum: row-major, whatever the spelling
 
 
 def kept_shape_of(shape, axes) -> tuple:

@@ -33,7 +33,7 @@ from ..promotion import result_mode
 from ..quant import _kernels as K
 from ..quant._common import raise_overflow, smallest_int_dtype
 from ..quant.integer import calibrate, int_format, quantize_flat
-from ..random import next_key
+from ..random import next_key, one_draw
 from ..rounding import RoundingMode, rounding_mode
 from ._base import LPArray, check_real_data, foreign, plain_out
 from ._fixed import FIXED_PREDICATE, FIXED_ROUNDED, array_function
@@ -149,6 +149,10 @@ class LPInt(LPArray):
         if kwargs.pop("where", True) is not True:
             raise UnsupportedOperationError(f"np.{ufunc.__name__}: where= is not supported for LPInt.")
         lead, mode = _common(inputs, ufunc.__name__)
+        with one_draw():  # weak operands and result: one key from the global stream
+            return self._ufunc(ufunc, method, inputs, out, lead, mode, kwargs)
+
+    def _ufunc(self, ufunc, method, inputs, out, lead, mode, kwargs):
         fmt = lead.format
         if _integer_mode(lead):
             result = _integer_op(ufunc, method, inputs, lead, mode, kwargs)

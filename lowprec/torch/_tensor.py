@@ -568,16 +568,28 @@ def _sum(fmt, mode, input, dim=None, keepdim=False, *, dtype=None, axis=None):
     dim = axis if axis is not None else dim  # torch's NumPy-style alias
     x = _f64(input)
     dims = list(range(x.dim())) if dim is None or (isinstance(dim, (tuple, list)) and not dim) else dim
-    dims = sorted(d % max(x.dim(), 1) for d in (dims if isinstance(dims, (tuple, list)) else [dims]))
+    dims = sorted(_check_dim(d, x.dim()) for d in (dims if isinstance(dims, (tuple, list)) else [dims]))
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"dim {dims} has a dimension that appears multiple times in the list of dims")
     if x.dim() == 0:
         return _accumulate.fold_sum(x.reshape(1, 1), fmt, mode).reshape(()), 1
     rest = [d for d in range(x.dim()) if d not in dims]
     moved = x.permute(*rest, *dims)
     count = int(np.prod([x.shape[d] for d in dims]))
-    total = _accumulate.fold_sum(moved.reshape(-1, count), fmt, mode).reshape([x.shape[d] for d in rest])
+    rows = int(np.prod([x.shape[d] for d in rest]))  # (-1 is ambiguous for empty tensors)
+    total = _accumulate.fold_sum(moved.reshape(rows, count), fmt, mode).reshape([x.shape[d] for d in rest])
     if keepdim:
         total = total.reshape([1 if d in dims else x.shape[d] for d in range(x.dim())])
     return total, count
+
+
+def _check_dim(d: int, ndim: int) -> int:
+    """``d`` as a non-negative dimension, torch's IndexError when out of range (never a
+    silent wrap-around); a 0-d tensor has the dimensions 0 and -1."""
+    n = max(ndim, 1)
+    if not -n <= d < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+    return d % n
 
 
 def _mean(fmt, mode, input, dim=None, keepdim=False, *, dtype=None, axis=None):

@@ -515,3 +515,11 @@ def test_stochastic_fixed_and_int_ops_draw_one_key(fmt):
     first = (a * 0.3).values.copy()
     lp.seed(3)
     assert np.array_equal((a * 0.3).values, first)
+
+
+def test_fractions_and_huge_ints_in_lpfloat():
+    a = lp.asarray(np.float32([1.0]), "half", "up")
+    assert (a + Fraction(1, 3))[0] == 1.333984375  # was "cannot combine object data"
+    assert np.isinf((a + 10**400)[0]) and (a * [Fraction(1, 3)])[0] == lp.chop(Fraction(1, 3), "half", "up")
+    b = lp.asarray([Fraction(1, 3), 10**400], "half", "up")  # was "takes real or complex numbers"
+    assert np.array_equal(b, [lp.chop(Fraction(1, 3), "half", "up"), np.inf])

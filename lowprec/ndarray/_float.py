@@ -208,6 +208,8 @@ def _weak(x, fmt, mode, dtype, seed=None):
         return np.asarray(chop(x, fmt, mode, seed=seed), dtype=_real(dtype))
     a = np.asarray(x)
     check_real_data(x if isinstance(x, np.ndarray) else a, "LPFloat arithmetic")
+    if a.dtype.kind == "O":  # Fractions, Decimals, huge ints: rounded exactly by lp.chop (or its clear error)
+        return chop(a, fmt, mode, seed=seed)
     if a.dtype.kind == "c":
         return chop(a.astype(np.complex128 if _real(dtype) == np.float64 else np.complex64), fmt, mode, seed=seed)
     if a.dtype.kind in "fiu" and a.dtype != bool:
@@ -560,6 +562,8 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
     f, mode = array_format(fmt, rmode, subnormal)
     check_real_data(x if isinstance(x, np.ndarray) else np.asarray(x), "lp.asarray")
     a = x.values if isinstance(x, LPArray) else np.asarray(x)
+    if a.dtype.kind == "O":  # Fractions, Decimals, huge ints: lp.chop rounds them exactly (float64)
+        a = np.asarray(chop(a, f, mode, seed=seed, rng=rng))
     if a.dtype.kind not in "fiuc" or a.dtype in (np.longdouble, np.clongdouble):
         raise UnsupportedTypeError(f"lp.asarray takes real or complex numbers, got {a.dtype}.")
     if dtype is None:

@@ -523,3 +523,11 @@ def test_fractions_and_huge_ints_in_lpfloat():
     assert np.isinf((a + 10**400)[0]) and (a * [Fraction(1, 3)])[0] == lp.chop(Fraction(1, 3), "half", "up")
     b = lp.asarray([Fraction(1, 3), 10**400], "half", "up")  # was "takes real or complex numbers"
     assert np.array_equal(b, [lp.chop(Fraction(1, 3), "half", "up"), np.inf])
+
+
+def test_quantizers_refuse_inexact_python_rationals():
+    assert lp.quantize_fixed(3, "q4.4") == 3.0
+    for v in (Fraction(1, 3), 2**60 + 1):
+        for f, fmt in ((lp.quantize_fixed, "q8.8"), (lp.quantize_int, "int8")):
+            with pytest.raises(lp.UnsupportedTypeError, match="exactly"):  # was float(x) first: two roundings
+                f(v, fmt)

@@ -25,6 +25,11 @@ def as_float_array(x: Any) -> Tuple[np.ndarray, Callable[[np.ndarray], Any]]:
         return _checked(np.asarray(x)), lambda r: r[()]
     if isinstance(x, bool) or isinstance(x, (str, bytes)):
         raise UnsupportedTypeError(f"cannot quantize a {type(x).__name__}; pass numbers.")
+    if isinstance(x, numbers.Rational) and not (isinstance(x, int) and abs(x) <= 2**53):
+        # float(x) would round a Fraction (or an int beyond 2**53) before the quantizer rounds
+        raise UnsupportedTypeError(
+            f"cannot quantize {x!r} exactly: the quantizers round binary64 values; pass float(x) to accept "
+            "that first rounding explicitly (lp.chop rounds Fractions and big ints exactly).")
     if isinstance(x, numbers.Real):
         return _checked(np.asarray(float(x))), lambda r: float(r[()])
     try:

@@ -30,6 +30,12 @@ def _operands(*xs):
             raise UnsupportedTypeError(
                 f"correctly rounded arithmetic takes real integer or float data, got {a.dtype}."
             )
+        if a.dtype.kind in "iu" and a.dtype.itemsize == 8 and a.size and (np.any(a > 2**53) or (
+                a.dtype.kind == "i" and np.any(a < -(2**53)))):
+            # the operands are read as binary64: such integers would be rounded before the operation
+            raise UnsupportedTypeError(
+                "integer operands beyond 2**53 are not exact in binary64; round them into the format "
+                "first (lp.chop(x, fmt) rounds integers exactly) or pass float64 data.")
     dtype = np.result_type(*[a.dtype if a.dtype.kind == "f" else np.float64 for a in arrays])
     if dtype == np.float16:
         dtype = np.dtype(np.float32)

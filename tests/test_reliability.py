@@ -531,3 +531,12 @@ def test_quantizers_refuse_inexact_python_rationals():
         for f, fmt in ((lp.quantize_fixed, "q8.8"), (lp.quantize_int, "int8")):
             with pytest.raises(lp.UnsupportedTypeError, match="exactly"):  # was float(x) first: two roundings
                 f(v, fmt)
+
+
+def test_arith_refuses_integers_it_would_round():
+    from lowprec import arith
+    with pytest.raises(lp.UnsupportedTypeError, match="2\\*\\*53"):  # was rounded to binary64 first
+        arith.add(2**60 + 1, 0.0, "bf16", "up")
+    with pytest.raises(lp.UnsupportedTypeError):
+        lp.fma(np.array([2**60 + 1]), 1.0, 0.0, "bf16")
+    assert arith.add(3, 0.5, "bf16") == 3.5 and arith.add(np.array([1.0], ">f8"), 1.0, "half")[0] == 2.0

@@ -231,42 +231,55 @@ def finish(dig, tmp, base, k, any_neg, any_pos, nan, pinf, ninf, t, emin, subnor
 
 # ----------------------------------------------------------------------------- sums
 
-_LANES = 8  #: independent TwoSum chains per piece (the loop-carried latency is the limit)
+@nb.njit(inline="always", nogil=True)
+def _lane(s, v):
+    """One TwoSum step of a chain: the new sum and the error's magnitude."""
+    t = s + v
+    bb = t - s
+    return t, abs((s - (t - bb)) + (v - bb))
 
 
 @nb.njit(parallel=True, **_JIT)
 def chunk_sums(x, chunk, out, err):
     """Binary64 sums of the pieces ``x[i, c*chunk:(c+1)*chunk]`` into ``out[i, c]``, with
     ``err[i, c]`` the sum of the magnitudes of every TwoSum error (zero iff the sum is
-    exact; NaN or inf when a term or the sum is not finite), in ``_LANES`` chains."""
+    exact; NaN or inf when a term or the sum is not finite), in four chains (the
+    loop-carried latency of a chain is the limit)."""
     n, k = x.shape
     pieces = out.shape[1]
     for blk in nb.prange(n * pieces):
         i = blk // pieces
         j0 = (blk % pieces) * chunk
         j1 = min(k, j0 + chunk)
-        s = np.zeros(_LANES)
-        e = np.zeros(_LANES)
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        e0 = 0.0
+        e1 = 0.0
+        e2 = 0.0
+        e3 = 0.0
         j = j0
-        while j + _LANES <= j1:
-            for lane in range(_LANES):
-                v = np.float64(x[i, j + lane])
-                t = s[lane] + v
-                bb = t - s[lane]
-                e[lane] += abs((s[lane] - (t - bb)) + (v - bb))
-                s[lane] = t
-            j += _LANES
-        total = 0.0
-        err_total = 0.0
+        while j + 4 <= j1:
+            s0, d0 = _lane(s0, np.float64(x[i, j]))
+            s1, d1 = _lane(s1, np.float64(x[i, j + 1]))
+            s2, d2 = _lane(s2, np.float64(x[i, j + 2]))
+            s3, d3 = _lane(s3, np.float64(x[i, j + 3]))
+            e0 += d0
+            e1 += d1
+            e2 += d2
+            e3 += d3
+            j += 4
         while j < j1:
-            total, d = two_sum(total, np.float64(x[i, j]))
-            err_total += abs(d)
+            s0, d0 = _lane(s0, np.float64(x[i, j]))
+            e0 += d0
             j += 1
-        for lane in range(_LANES):
-            total, d = two_sum(total, s[lane])
-            err_total += abs(d) + e[lane]
+        u, du = _lane(s0, s1)
+        v, dv = _lane(s2, s3)
+        total, dt = _lane(u, v)
         out[i, blk % pieces] = total
-        err[i, blk % pieces] = err_total if abs(total) < np.inf else np.inf
+        e = (e0 + e1) + (e2 + e3) + (du + dv + dt)
+        err[i, blk % pieces] = e if abs(total) < np.inf else np.inf
 
 
 @nb.njit(parallel=True, **_JIT)

@@ -635,60 +635,6 @@ def dots_checked(a, bt, ii, jj, out, ok):
         ok[i, j] = not bad and err == 0.0 and acc != 0.0 and abs(acc) < np.inf
 
 
-@nb.njit(parallel=True, **_JIT)
-def matmul_checked(a, b, rows, out, ok):
-    """``out[i] = a[i] @ b`` in binary64 for ``i`` in ``rows``, ``k`` ascending, with
-    ``ok[i, j]`` whether every step was exact (zero TwoSum error) and the result finite and
-    nonzero. The caller guarantees that each product ``a[i,k] * b[k,j]`` is exact."""
-    kk = a.shape[1]
-    n = b.shape[1]
-    for r in nb.prange(rows.shape[0]):
-        i = rows[r]
-        acc = np.zeros(n)
-        err = np.zeros(n)
-        for k in range(kk):
-            x = np.float64(a[i, k])
-            for j in range(n):
-                p = x * np.float64(b[k, j])
-                s = acc[j] + p
-                bb = s - acc[j]
-                e = (acc[j] - (s - bb)) + (p - bb)
-                err[j] += abs(e)
-                acc[j] = s
-        for j in range(n):
-            out[i, j] = acc[j]
-            ok[i, j] = err[j] == 0.0 and acc[j] != 0.0 and abs(acc[j]) < np.inf
-
-
-@nb.njit(parallel=True, **_JIT)
-def round_entries(c, ok, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key, offset):
-    """``out[i, j] = round(c[i, j])`` where ``ok[i, j]`` (exact values; random word
-    ``i*n + j + offset``), the other entries left for :func:`dots_exact`."""
-    m, n = c.shape
-    stochastic = mode == _SR or mode == _SRU
-    for i in nb.prange(m):
-        for j in range(n):
-            if ok[i, j]:
-                r62 = np.int64(0)
-                if stochastic:
-                    r62 = np.int64(random_bits(key, i * n + j + offset) >> np.uint64(2))
-                out[i, j] = round_pair(c[i, j], 0.0, 0, t, emin, subnormal, xmax, over_val, inf_val, negzero,
-                                       signed, mode, r62)
-
-
-@nb.njit(parallel=True, **_JIT)
-def round_rows(c, ok, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key, offset):
-    """``out[i] = round(c[i])`` where ``ok[i]`` (exact values; random word ``i + offset``)."""
-    stochastic = mode == _SR or mode == _SRU
-    for i in nb.prange(c.shape[0]):
-        if ok[i]:
-            r62 = np.int64(0)
-            if stochastic:
-                r62 = np.int64(random_bits(key, i + offset) >> np.uint64(2))
-            out[i] = round_pair(c[i], 0.0, 0, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed,
-                                mode, r62)
-
-
 # ----------------------------------------------------------------------------- one fused step
 
 _WD = 12  #: digits of the window of one fused step (384 bits)

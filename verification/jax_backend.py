@@ -77,7 +77,8 @@ def _check(family, fmt, opts, mode, xs, got, want) -> Check:
     return Check(family, fmt.label, opts, mode, int(bad.size), int(bad.size), int(bad.sum()), examples)
 
 
-def arithmetic(fmt, n: int, rng: np.random.Generator, x64_modes=(True, False), ops=OPS) -> List[Check]:
+def arithmetic(fmt, n: int, rng: np.random.Generator, x64_modes=(True, False), ops=OPS,
+               modes=DETERMINISTIC) -> List[Check]:
     """``+ - * / sqrt`` of LPArrays against the oracle, every deterministic mode, with and
     (where the format fits float32) without ``jax_enable_x64``."""
     out = []
@@ -96,11 +97,86 @@ def arithmetic(fmt, n: int, rng: np.random.Generator, x64_modes=(True, False), o
             down = [exact_result(op, r, DOWN) if isinstance(v, float) and v == 0 else v
                     for r, v in zip(rows, exact)]
             with x64(on):
-                for mode in DETERMINISTIC:
+                for mode in modes:
                     want = oracle_result(down if mode == DOWN else exact, fmt, mode, True)
                     got = jax_result(op, xs, fmt, mode, dtype)
                     out.append(_check(f"jax-{SHORT[op]}", fmt, options(True, dtype), mode, xs, got, want))
     return out
 
 
-__all__ = ["ACC_FORMATS", "ARITH_FORMATS", "arithmetic", "jax_result", "x64"]
+def hard_matrix(fmt, shape, rng: np.random.Generator) -> np.ndarray:
+    """Format values over the whole range (subnormals included) with zeros of both signs,
+    ``±xmins``, ``±xmax`` and exact cancellation (a row and its negation)."""
+    e = rng.integers(fmt.emin - fmt.t, fmt.emax + 1, shape)
+    with np.errstate(all="ignore"):
+        x = np.clip(rng.standard_normal(shape) * np.ldexp(1.0, e), -fmt.xmax, fmt.xmax)
+    x = np.asarray(lp.chop(x, fmt), np.float64)
+    flat = x.reshape(-1)
+    k = max(1, flat.size // 5)
+    flat[:k] = rng.choice([0.0, -0.0, fmt.xmins, -fmt.xmins, fmt.xmax, -fmt.xmax, 1.0, fmt.xmin], k)
+    rng.shuffle(flat)
+    if x.ndim == 2 and x.shape[1] >= 4:
+        half = x.shape[1] // 2
+        x[-1, half:2 * half] = -x[-1, :half]  # cancellation: exact zero sums (signed-zero rules)
+        x[-1, 2 * half:] = 0.0
+    return x
+
+
+def _lpfloat(kind, A, B, fmt, mode, model):
+    with np.errstate(all="ignore"), lp.accumulate(model):
+        a = lp.asarray(A, fmt, mode)
+        return np.asarray(a @ lp.asarray(B, fmt, mode) if kind == "matmul" else np.sum(a, axis=1), np.float64)
+
+
+def _lparray(kind, A, B, fmt, mode, model, dtype):
+    import jax.numpy as jnp
+    a = lp.jax.asarray(jnp.asarray(A.astype(dtype)), fmt, mode)
+    with lp.accumulate(model):
+        if kind == "matmul":
+            out = a @ lp.jax.asarray(jnp.asarray(B.astype(dtype)), fmt, mode)
+        else:
+            out = lp.jax.numpy.sum(a, axis=1)
+    return np.asarray(out.values).astype(np.float64)
+
+
+#: The models checked, and whether they need x64 in JAX.
+MODELS = {"exact": False, "sequential": False, "pairwise": False, "fma": True}
+
+
+def accumulation(fmt, rng: np.random.Generator, shape=(4, 9, 3), x64_modes=(True, False), models=tuple(MODELS),
+                 modes=DETERMINISTIC, kinds=("sum", "matmul")) -> List[Check]:
+    """``sum`` and ``matmul`` of LPArrays under each model against the exact rational
+    oracle of :mod:`verification.accumulate` and bit for bit against ``LPFloat``, with
+    and (formats that fit float32) without ``jax_enable_x64``."""
+    from .accumulate import oracle_dot
+    m, k, n = shape
+    A = hard_matrix(fmt, (m, k), rng)
+    B = hard_matrix(fmt, (k, n), rng)
+    out = []
+    for on in x64_modes:
+        if not on and not fits_float32(fmt):
+            continue
+        dtype = np.float64 if on else np.float32
+        for model in models:
+            if MODELS[model] and not on:
+                continue
+            for kind in kinds:
+                for mode in modes:
+                    if kind == "sum":
+                        want = np.array([oracle_dot(A[i], None, fmt, mode, model) for i in range(m)])
+                    else:
+                        want = np.array([[oracle_dot(A[i], B[:, j], fmt, mode, model) for j in range(n)]
+                                         for i in range(m)])
+                    with x64(on):
+                        got = _lparray(kind, A, B, fmt, mode, model, dtype).reshape(-1)
+                    ref = _lpfloat(kind, A, B, fmt, mode, model).reshape(-1)
+                    want = want.reshape(-1)
+                    bad = ~same(got, want) | ~same(got, ref)
+                    ex = [f"{kind} entry {i}: got={got[i]!r} oracle={want[i]!r} lpfloat={ref[i]!r}"
+                          for i in np.flatnonzero(bad)[:3]]
+                    out.append(Check(f"jax-acc-{model}-{kind}", fmt.label, options(True, dtype), mode,
+                                     int(bad.size), int(bad.size), int(bad.sum()), ex))
+    return out
+
+
+__all__ = ["ACC_FORMATS", "ARITH_FORMATS", "MODELS", "accumulation", "arithmetic", "hard_matrix", "jax_result", "x64"]

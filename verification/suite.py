@@ -8,6 +8,7 @@ other than its family promises (zero included).
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -61,17 +62,26 @@ class Plan:
     ops_sr: int = 0  #: stochastic pairs per operation, and fma triples / 20, per small format
     ops_wide: Tuple[str, ...] = ()  #: labels of OPS_WIDE formats: operations on hard operands
     ops_hard: int = 0  #: hard operand tuples per operation, format and storage
+    jax_arith: Tuple[str, ...] = ()  #: formats whose LPArray + - * / sqrt are checked (verification/jax_backend.py)
+    jax_n: int = 0  #: hard operand tuples per operation there
+    jax_acc: Tuple[str, ...] = ()  #: formats whose LPArray accumulation models are checked
+    jax_small: bool = False  #: the tiny subset: one mode, one operation, the exact sum without x64
 
+
+#: Formats of the JAX families (verification/jax_backend.py): arithmetic, accumulation.
+JAX_ARITH = ("fp64", "fp32", "bf16", "half", "e11m10", "e8m30")
+JAX_ACC = ("half", "bf16", "e4m3fn", "fp32", "e11m10", "e8m30", "fp64")
 
 #: Formats whose operations are checked on hard operands against mpmath (any width).
 OPS_WIDE = [lp.format(n) for n in ("half", "bf16", "tf32", "fp32", "fp64", "e8m10", "e11m20", "e3m4")]
 
 FULL = Plan(tuple(f.label for f in SMALL), tuple(f.label for f in WIDE), 2000, 2000, 8, 40000, 8,
-            tuple(f.label for f in SMALL if f.bits <= 8), 0, 1000, tuple(f.label for f in OPS_WIDE), 800)
+            tuple(f.label for f in SMALL if f.bits <= 8), 0, 1000, tuple(f.label for f in OPS_WIDE), 800,
+            tuple(lp.format(n).label for n in JAX_ARITH), 200, tuple(lp.format(n).label for n in JAX_ACC))
 QUICK = Plan(("binary16", "bfloat16", "e4m3", "e4m3fn", "e5m2fnuz", "fp4_e2m1", "binary8p3se"),
              ("bfloat16", "tf32", "binary32", "e3m4", "e11m20"), 30, 40, 6, 4000, 2,
              ("e4m3", "e5m2fnuz", "fp6_e3m2", "fp4_e2m1", "binary8p3se"), 4096, 40,
-             ("bfloat16", "binary64"), 48)
+             ("bfloat16", "binary64"), 48, ("binary64",), 16, ("bfloat16",), True)
 
 
 def fits_float32(fmt) -> bool:
@@ -135,11 +145,34 @@ def tasks(plan: Plan, seed: int) -> List[Tuple[str, Callable[[], List[K.Check]]]
     for i, f in enumerate(f for f in OPS_WIDE if f.label in plan.ops_wide):
         out.append((f"ops-hard {f.label}",
                     lambda f=f, i=i: O.wide_format(f, plan.ops_hard, rng(9000 + i), seed)))
+    # the JAX backend (verification/jax_backend.py): XLA flushes subnormals on CPU
+    jax_ok = importlib.util.find_spec("jax") is not None  # an optional extra
+    for i, name in enumerate(plan.jax_arith if jax_ok else ()):
+        out.append((f"jax {name}", lambda name=name, i=i: _jax_arith(plan, name, rng(11000 + i))))
+    for i, name in enumerate(plan.jax_acc if jax_ok else ()):
+        out.append((f"jax-acc {name}", lambda name=name, i=i: _jax_acc(plan, name, rng(12000 + i))))
     # fixed point, integer quantization and MX/block formats (verification/fixed.py)
     out.append(("fixed, integer and block formats", lambda: run_fixed(plan == QUICK, seed)))
     # accumulation models: sums, dots, matrix products, cumsum/prod; LPTensor = LPFloat
     out.append(("accumulation models", lambda: run_accumulate(plan == QUICK, seed)))
     return out
+
+
+def _jax_arith(plan: Plan, name: str, g) -> List[K.Check]:
+    from . import jax_backend as J
+    f = lp.format(name)
+    if plan.jax_small:
+        return J.arithmetic(f, plan.jax_n, g, x64_modes=(True,), ops=("multiply",), modes=(4,))
+    return J.arithmetic(f, plan.jax_n, g)
+
+
+def _jax_acc(plan: Plan, name: str, g) -> List[K.Check]:
+    from . import jax_backend as J
+    f = lp.format(name)
+    if plan.jax_small:
+        return J.accumulation(f, g, shape=(3, 5, 2), x64_modes=(False,), models=("exact",), modes=(2,),
+                              kinds=("sum",))
+    return J.accumulation(f, g)
 
 
 def run(plan: Plan, seed: int = 2024, progress: Callable[[str], None] = lambda s: None) -> List[K.Check]:

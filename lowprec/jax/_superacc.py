@@ -83,7 +83,8 @@ def _split(t: int, width: int) -> bool:
 def parts(x, acc: Acc, fmt: FloatFormat):
     """``|x| = M * 2**q`` from the bits of values ``x`` of ``fmt`` (``M < 2**t`` an
     integer, ``q >= emin - t + 1``); sign, zero and finiteness flags. Non-finite values
-    give ``M = 0``."""
+    give ``M = 0``. Pass the values themselves: under ``jit`` XLA may turn a float
+    ``where(finite, x, 0)`` into arithmetic that flushes subnormals."""
     ssig, sbias, ints, _, _ = _STORAGE[acc.width]
     b = lax.bitcast_convert_type(x, ints)
     neg = b < 0
@@ -97,7 +98,7 @@ def parts(x, acc: Acc, fmt: FloatFormat):
     # storage bits below both are zeros
     drop = jnp.clip(jnp.maximum((fmt.emin - fmt.t + 1) - q, ssig + 1 - fmt.t), 0, acc.width - 1)
     M = jnp.where(finite, M >> drop, 0)
-    return M, q + drop, neg, mag == 0, finite
+    return M, q + drop, neg, (field == 0) & (mant == 0), finite  # (not mag == 0: see _zero_flags)
 
 
 def _pieces(Mx, qx, My, qy, acc: Acc):
@@ -176,9 +177,10 @@ def _bitlen(u, width):
     return width - lax.clz(u)
 
 
-def finish(digits, acc: Acc, p, mode: RoundingMode, r62=None):
-    """The exactly rounded value of the accumulator (x64: float64 through ``round_pair``;
-    float32: round to odd, then ``round_params``), and whether the exact value is zero."""
+def finish(digits, acc: Acc, p, mode: RoundingMode, r62=None, offset=0):
+    """The exactly rounded value of the accumulator times ``2**offset`` (x64: float64
+    through ``round_pair``; float32: round to odd, then ``round_params``), and whether
+    the exact value is zero."""
     digits, carry = _propagate(digits, acc)
     neg = carry < 0
     digits, _ = _propagate(jnp.where(neg[..., None], -digits, digits), acc)  # |value|
@@ -193,7 +195,7 @@ def finish(digits, acc: Acc, p, mode: RoundingMode, r62=None):
     W = acc.width
     A2 = jnp.where(sh == 0, A, (A << sh) | (B >> (W - sh)))
     B2 = B << sh
-    lead = acc.base + h * D + L - 1  # exponent of the leading bit
+    lead = acc.base + h * D + L - 1 + offset  # exponent of the leading bit
     if acc.width == 64:
         hi = A2 >> 11
         lo = ((A2 & 0x7FF) << 42) | (B2 >> 22)
@@ -280,7 +282,15 @@ def _signed(out, zero, all_neg, all_pos, special, fmt, p, mode):
     bad = ~jnp.isfinite(special)
     mode_det = RoundingMode.NEAREST_EVEN if mode.is_stochastic else mode  # inf/NaN need no random bits
     fixed = round_values(jnp.where(bad, special, 0.0).astype(out.dtype), fmt, mode_det)
-    return jnp.where(bad, fixed, out)
+    return _select(bad, fixed, out)
+
+
+def _select(c, a, b):
+    """``where(c, a, b)`` of floats on their bits: XLA may rewrite a float select into
+    arithmetic that flushes a subnormal ``b`` to zero on CPU."""
+    ints = jnp.int64 if a.dtype == jnp.float64 else jnp.int32
+    bits = lambda v: lax.bitcast_convert_type(v, ints)  # noqa: E731
+    return lax.bitcast_convert_type(jnp.where(c, bits(a), bits(b)), a.dtype)
 
 
 def _zero_flags(x, width):
@@ -326,7 +336,7 @@ def sum_rows(rows, fmt: FloatFormat, mode: RoundingMode, key, dtype, keep: bool)
         return round_values(s, fmt, mode, _split_key(key, 0)), s == 0
 
     def slow(_):
-        M, q, neg, _, _ = parts(x0, acc, fmt)
+        M, q, neg, _, _ = parts(x, acc, fmt)  # raw bits: no float select first
         r62 = _r62_for(_split_key(key, 1), shape, work) if mode.is_stochastic else None
         zero = jnp.zeros((R, acc.nlimbs), _STORAGE[width][2])
         if keep:  # one term per step, every running sum kept
@@ -418,8 +428,8 @@ def matmul(a, b, fmt: FloatFormat, mode: RoundingMode, key, dtype):
         return round_values(s, fmt, mode, _split_key(key, 0)), s == 0
 
     def slow(_):
-        Mx, qx, nx, _, _ = parts(x0, acc, fmt)
-        My, qy, ny, _, _ = parts(y0, acc, fmt)
+        Mx, qx, nx, _, _ = parts(x, acc, fmt)
+        My, qy, ny, _, _ = parts(y, acc, fmt)
 
         def step(d, i):
             pieces = _pieces(Mx[:, i][:, None], qx[:, i][:, None], My[i][None, :], qy[i][None, :], acc)
@@ -450,9 +460,9 @@ def fma(acc_values, x, y, acc_fmt: FloatFormat, fmt: FloatFormat, mode: Rounding
     special = sgn(x) * sgn(y) + sgn(c)
     special = jnp.where(fin, 0.0, special)
     acc = layout([fmt], [acc_fmt], 2, width)
-    Mc, qc, nc, zc, _ = parts(jnp.where(fin, c, 0.0), acc, acc_fmt)
-    Mx, qx, nx, zx, _ = parts(jnp.where(fin, x, 0.0), acc, fmt)
-    My, qy, ny, zy, _ = parts(jnp.where(fin, y, 0.0), acc, fmt)
+    Mc, qc, nc, zc, _ = parts(c, acc, acc_fmt)
+    Mx, qx, nx, zx, _ = parts(x, acc, fmt)
+    My, qy, ny, zy, _ = parts(y, acc, fmt)
     d = jnp.zeros(c.shape + (acc.nlimbs,), _STORAGE[width][2])
     d = deposit(d, [(Mc, qc)], nc, acc)
     d = deposit(d, _pieces(Mx, qx, My, qy, acc), nx ^ ny, acc)
@@ -462,3 +472,47 @@ def fma(acc_values, x, y, acc_fmt: FloatFormat, fmt: FloatFormat, mode: Rounding
     all_neg = nc & zc & pz & (nx ^ ny)
     all_pos = ~nc & zc & pz & ~(nx ^ ny)
     return to_storage(_signed(out, zero, all_neg, all_pos, special, acc_fmt, p, mode), dtype)
+
+
+def prod_rows(rows, fmt: FloatFormat, mode: RoundingMode, key, dtype, keep: bool):
+    """The exactly rounded product of each row of 2-D ``rows`` (or with ``keep`` every
+    running product): the significands multiplied as one long integer (8-bit digits,
+    so that a digit times a significand fits the limb), the exponents summed, rounded
+    once. IEEE 754 specials: NaN, or an infinity times a zero, give NaN; otherwise an
+    infinity or a zero with the sign of the product."""
+    from ._arith import round_values, to_storage, widen
+    width, work, p = _setup(fmt, mode, "the exact accumulation model")
+    x = widen(rows) if width == 64 else rows.astype(jnp.float32)
+    R, k = x.shape
+    ints = _STORAGE[width][2]
+    acc = Acc(width, 8, 0, -(-(k * fmt.t + 8) // 8) + 2, fmt.t, 1)
+    M, q, neg, zero, finite = parts(x, acc, fmt)
+    nan, inf = jnp.isnan(x), jnp.isinf(x)
+    cum = (lambda v, f: f(v, axis=1)) if keep else (lambda v, f: f(v, axis=1, keepdims=True))
+    any_ = lambda v: cum(v.astype(jnp.int32), jnp.cumsum if keep else jnp.sum) > 0  # noqa: E731
+    sign = (cum(neg.astype(jnp.int32), jnp.cumsum if keep else jnp.sum) & 1) == 1
+    has_nan, has_inf, has_zero = any_(nan), any_(inf), any_(zero & ~inf & ~nan)
+    expo = cum(jnp.where(finite & ~zero, q, 0), jnp.cumsum if keep else jnp.sum)
+
+    def step(d, item):
+        d = d * item[:, None].astype(ints)
+        d, _ = _propagate(d, acc)
+        return d, (d if keep else None)
+
+    one = jnp.zeros((R, acc.nlimbs), ints).at[:, 0].set(1)
+    d, ds = lax.scan(step, one, jnp.where(zero | ~finite, 1, M).T)
+    digits = jnp.moveaxis(ds, 0, 1) if keep else d[:, None, :]  # (R, k or 1, nlimbs)
+    # regroup the 8-bit digits into the D-bit digits finish() reads
+    per = (32 if width == 64 else 16) // 8
+    pad = (-acc.nlimbs) % per
+    digits = jnp.pad(digits, ((0, 0), (0, 0), (0, pad))).reshape(digits.shape[:2] + (-1, per))
+    digits = sum(digits[..., i] << (8 * i) for i in range(per))
+    wide = Acc(width, 8 * per, 0, digits.shape[-1], fmt.t, 1)
+    r62 = _r62_for(key, digits.shape[:2], work) if mode.is_stochastic else None
+    out, _ = finish(jnp.where(sign[..., None], -digits, digits), wide, p, mode, r62, offset=expo)
+    special = jnp.where(has_nan | (has_inf & has_zero), jnp.nan, jnp.where(has_inf, jnp.inf, 0.0))
+    special = jnp.where(sign, -special, special).astype(out.dtype)
+    fixed = round_values(special, fmt, RoundingMode.NEAREST_EVEN if mode.is_stochastic else mode)
+    out = _select(has_nan | has_inf | has_zero, fixed, out)
+    out = out if keep else out[:, 0]
+    return to_storage(out, dtype)

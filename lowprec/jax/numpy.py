@@ -14,10 +14,12 @@ Functions are grouped by what they do to values (the tables below drive everythi
 Accumulation models give the same bits as ``LPFloat`` (deterministic modes):
 ``"sequential"`` runs a ``lax.scan`` over the reduced axis, every product and partial sum
 correctly rounded, left to right; ``"pairwise"`` a balanced tree of rounded sums;
-``"fma"`` one rounding per ``acc + a*b`` step; ``"exact"`` one XLA computation in
-float64 (float32 without ``jax_enable_x64``), rounded once; a wider format accumulates
-in that format and rounds the result once. ``fma`` and wider formats need
-``jax_enable_x64``.
+``"fma"`` one rounding per ``acc + a*b`` step (the exact product); ``"exact"`` the
+exact sum of exact products rounded once (:mod:`lowprec.jax._superacc`: an integer
+superaccumulator on the bits, a plain float sum where a bound proves it exact; IEEE
+signed zeros), with and without ``jax_enable_x64`` (without it: ``t <= 22`` and
+deterministic modes); a wider format accumulates in that format and rounds the result
+once. ``fma`` and wider formats need ``jax_enable_x64``.
 
 Every function takes ``key=`` for the stochastic modes (else the ``lp.jax.rng`` block's).
 Operands: LPArrays of one mode; their formats promote to the join
@@ -320,13 +322,10 @@ def _fold(rows, op, ctx: _Ctx, key, keep: bool, model):
         if keep:
             return None, _superacc.sum_rows(rows, fmt, mode, split_key(key, 1), dtype, True)
         return _superacc.sum_rows(rows, fmt, mode, split_key(key, 0), dtype, False), None
-    if model == "exact":  # prod: binary64 (float32 without x64) product, rounded once
-        wide = widen(rows) if x64_enabled() else rows
-        reduce, scan = jnp.prod, jnp.cumprod
-        k1, k2 = split_key(key, 0), split_key(key, 1)
-        final = to_storage(round_values(reduce(wide, axis=1), fmt, mode, k1), dtype)
-        partials = to_storage(round_values(scan(wide, axis=1), fmt, mode, k2), dtype) if keep else None
-        return final, partials
+    if model == "exact":  # the exact product rounded once
+        if keep:
+            return None, _superacc.prod_rows(rows, fmt, mode, split_key(key, 1), dtype, True)
+        return _superacc.prod_rows(rows, fmt, mode, split_key(key, 0), dtype, False), None
     if model == "pairwise" and not keep:
         return _pairwise(rows, op, fmt, mode, key, dtype), None
     acc_fmt = model if isinstance(model, FloatFormat) else fmt
@@ -397,8 +396,8 @@ def _reduction(op: int, keep: bool, name: str):
         f"Emulated ``{name}`` under the accumulation model (``model=`` or :func:`lowprec.accumulate`).\n\n"
         "**Rounding:** ``sequential``/``fma``: ``acc = round(acc op x[j])`` left to right (a "
         "``lax.scan``); ``pairwise``: a balanced tree of rounded results (totals only; running "
-        "results are sequential); ``exact``: one XLA computation in float64 (float32 without x64), "
-        "rounded once; a wider format: sequential in it, then rounded once. ``axis=None`` "
+        "results are sequential); ``exact``: the exact sum (product) rounded once, IEEE signed "
+        "zeros; a wider format: sequential in it, then rounded once. ``axis=None`` "
         "reduces the flattened array."
     )
     return function
@@ -495,9 +494,10 @@ def matmul(a, b, *, model=None, key=None) -> LPArray:
     """Emulated ``a @ b`` (1-D, 2-D and batched as ``jnp.matmul``) under the accumulation model.
 
     **Rounding.** ``sequential``: each product rounded, then each partial sum rounded, ``k``
-    ascending (a ``lax.scan``). ``fma``: each step ``acc + a*b`` rounded once. ``pairwise``:
-    products rounded, then a balanced tree of rounded sums. ``exact``: one XLA matmul at
-    ``Precision.HIGHEST`` in float64 (float32 without x64), rounded once. A wider format:
+    ascending (a ``lax.scan``). ``fma``: each step ``acc + a*b`` rounded once, from the
+    exact product. ``pairwise``: products rounded, then a balanced tree of rounded sums.
+    ``exact``: the exact dot products rounded once (IEEE signed zeros; a float matmul
+    only where a span bound proves it exact, else an integer superaccumulator). A wider format:
     accumulated in it with one rounding per step (as ``fma``), rounded once into the result
     format. Bit-identical to ``LPFloat`` in the deterministic modes.
     """

@@ -335,7 +335,7 @@ def sum_rows(rows, fmt: FloatFormat, mode: RoundingMode, key, dtype, keep: bool)
         s = jnp.cumsum(x0, axis=1) if keep else jnp.sum(x0, axis=1)
         return round_values(s, fmt, mode, _split_key(key, 0)), s == 0
 
-    def slow(_):
+    def slow(x):
         M, q, neg, _, _ = parts(x, acc, fmt)  # raw bits: no float select first
         r62 = _r62_for(_split_key(key, 1), shape, work) if mode.is_stochastic else None
         zero = jnp.zeros((R, acc.nlimbs), _STORAGE[width][2])
@@ -361,7 +361,8 @@ def sum_rows(rows, fmt: FloatFormat, mode: RoundingMode, key, dtype, keep: bool)
         d, _ = lax.scan(step, zero, (blocks(M, 0), blocks(q, acc.base), blocks(neg, False)))
         return finish(d, acc, p, mode, r62)
 
-    out, zero = lax.cond(jnp.all(ok), fast, slow, None)
+    # the fast result always; the superaccumulator only when some row needs it
+    out, zero = lax.cond(jnp.all(ok), lambda r, v: r, lambda r, v: slow(v), fast(None), x)
     if keep:
         all_neg = jnp.cumprod(neg0, axis=1).astype(bool)
         all_pos = jnp.cumprod(pos0, axis=1).astype(bool)
@@ -419,7 +420,7 @@ def matmul(a, b, fmt: FloatFormat, mode: RoundingMode, key, dtype):
     fast_ok = 2 * fmt.t <= _PREC[width][0]
     lx, tx = _lsb(x, fmt, width)
     ly, ty = _lsb(y, fmt, width)
-    g = jnp.min(lx, axis=1)[:, None] + jnp.min(ly, axis=0)[None, :]
+    g = jnp.min(lx[:, :, None] + ly[None, :, :], axis=1)  # the lowest last bit of each entry's products
     ok = _fits(_dot(jnp.abs(x0), jnp.abs(y0)), g, width) & ~jnp.any(tx) & ~jnp.any(ty)
     acc = layout([fmt], [], k, width)
 
@@ -441,7 +442,7 @@ def matmul(a, b, fmt: FloatFormat, mode: RoundingMode, key, dtype):
         return finish(d, acc, p, mode, r62)
 
     if fast_ok:
-        out, zero = lax.cond(jnp.all(ok), fast, slow, None)
+        out, zero = lax.cond(jnp.all(ok), lambda r: r, lambda r: slow(None), fast(None))
     else:
         out, zero = slow(None)
     return to_storage(_signed(out, zero, all_neg, all_pos, special, fmt, p, mode), dtype)

@@ -267,7 +267,9 @@ def _fits(total, g, width: int):
     every partial sum of terms on the grid ``2**g`` is then exact in the storage."""
     prec, emin = _PREC[width]
     _, e = jnp.frexp(total)  # total < 2**e
-    return (total == 0) | ((g >= emin) & (e <= g + prec - 1) & jnp.isfinite(total))
+    # (no shortcut for total == 0: products below binary64's range sum to 0 there; rows
+    # of zeros have a huge g and pass)
+    return (g >= emin) & (e <= g + prec - 1) & jnp.isfinite(total)
 
 
 def _signed(out, zero, all_neg, all_pos, special, fmt, p, mode):

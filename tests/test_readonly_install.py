@@ -23,6 +23,10 @@ import pytest
 
 import lowprec
 
+# the subprocesses are started with a preexec_fn (a fork), and JAX, imported by other tests in the
+# same worker, warns about forks.
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
+
 PKG = Path(lowprec.__file__).resolve().parent
 
 _PR_CAPBSET_DROP = 24

@@ -11,7 +11,20 @@ first imported: importing this file does not import JAX. An explicit
 import os
 from pathlib import Path
 
+import pytest
+
 _CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "jax"
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_CACHE))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+
+@pytest.fixture
+def x64():
+    """jax_enable_x64 on for the test, restored afterwards (one fixture for every JAX test file)."""
+    import jax
+
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", old)

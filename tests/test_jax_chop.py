@@ -16,13 +16,6 @@ DETERMINISTIC = [m for m in RoundingMode if not m.is_stochastic]
 STOCHASTIC = [m for m in RoundingMode if m.is_stochastic]
 
 
-@pytest.fixture
-def x64():
-    """jax_enable_x64 on for the test, restored afterwards."""
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
 
 
 @pytest.fixture

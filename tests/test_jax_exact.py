@@ -19,12 +19,6 @@ from verification.oracle import round_oracle  # noqa: E402
 MODES = [1, 2, 3, 4, 9]
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
 
 
 def bits(v):

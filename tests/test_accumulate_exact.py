@@ -127,3 +127,60 @@ def test_fma_wide_exponent_overflow_is_inf_not_nan():
     f = lp.format("e11m10")
     got = _mm([[2.0 ** 1000, 2.0 ** 600]], [[1.0], [2.0 ** 600]], f, "up", "fma")[0, 0]
     assert got == np.inf
+
+
+# ---------------------------------------------------------------- the interval certificate
+
+def test_certificate_covers_the_common_case():
+    """randn half/bf16/fp8 products and sums come from BLAS and one rounding: the exact
+    accumulator is needed only where the binary64 result is an exact tie (round to
+    nearest) or an exact format value (directed modes), which no error bound can settle
+    (the speed of "exact" depends on it)."""
+    from lowprec.ndarray import _accumulate as A
+    from lowprec.rounding.modes import RoundingMode
+    rng = np.random.default_rng(5)
+
+    def settled_only_by_exactness(c, fmt, mode):
+        down = np.asarray(lp.chop(c, fmt, "down"), dtype=np.float64)
+        up = np.asarray(lp.chop(c, fmt, "up"), dtype=np.float64)
+        return (c == (down + up) / 2) if mode == 1 else (down == c)
+
+    for label in ("half", "bf16", "e4m3"):
+        fmt = lp.format(label)
+        a = np.asarray(lp.chop(rng.standard_normal((64, 256)), fmt), dtype=np.float64)
+        b = np.asarray(lp.chop(rng.standard_normal((256, 64)), fmt), dtype=np.float64)
+        for mode in (1, 2, 4):
+            _, ok = A._interval_matmul(a, b, fmt, RoundingMode(mode), np.uint64(3))
+            assert settled_only_by_exactness((a @ b)[~ok], fmt, mode).all(), (label, mode)
+            assert ok.mean() > 0.9
+            _, ok = A._certified_sums(a, fmt, RoundingMode(mode), np.uint64(3))
+            assert settled_only_by_exactness(a.sum(axis=1)[~ok], fmt, mode).all(), (label, mode)
+
+
+def test_certificate_never_accepts_an_interval_across_a_boundary():
+    from lowprec.rounding import certify
+    fmt = lp.format("half")
+    one = 1.0
+    mid = 1.0 + 2.0 ** -11  # the midpoint between 1 and its successor
+    for mode in ("nearest", "up", "down", "toward_zero", "odd", "nearest_away"):
+        def rnd(v):
+            return np.asarray(lp.chop(v, fmt, mode), dtype=np.float64)
+        c = np.array([mid, mid + 2.0 ** -30, one, -one, one + 2.0 ** -40, 2.0 ** -14])
+        err = np.array([2.0 ** -29, 2.0 ** -31, 2.0 ** -40, 2.0 ** -40, 2.0 ** -41, 2.0 ** -14])
+        r, ok = certify.certified(c, err, rnd, fmt.emin, 64, np, True)
+        for i in range(c.size):  # every certified entry: both ends round alike
+            if ok[i]:
+                assert rnd(c[i] - err[i]) == rnd(c[i] + err[i]) == r[i]
+        assert not ok[5]  # touching zero
+        if mode.startswith("nearest"):
+            assert not ok[0] and ok[1]  # across the midpoint; beside it
+        else:
+            assert not ok[2] and not ok[3] and ok[0]  # across the value 1 (or -1); inside its cell
+
+
+def test_boundary_family_against_the_oracle():
+    from verification.accumulate import boundary_family
+    for label in ("half", "e8m30"):
+        checks = boundary_family(lp.format(label), np.random.default_rng(9), 4, rows=8, k=24,
+                                 backends=("numpy",))
+        assert all(c.ok for c in checks), [c for c in checks if not c.ok][:2]

@@ -426,6 +426,76 @@ def cross_backend(fmt, cases: int, rng, seed: int, modes=DET + SR) -> List[Check
     return out
 
 
+# ------------------------------------------------------------ near the rounding boundaries
+
+def boundary_rows(fmt, rows: int, k: int, rng) -> np.ndarray:
+    """Rows of ``k`` format values whose exact sum lies at or just beside a rounding
+    boundary of the format: ``r + h + d`` with ``r`` a random normal value, ``h`` zero or
+    half its spacing (a grid point or a midpoint), ``d`` a power of two from far below the
+    binary64 error bound to well above it (or zero), and ``B - B`` of a random size that
+    BLAS may or may not cancel exactly; terms shuffled, zeros elsewhere. These are the
+    cases where a float result's certificate (:mod:`lowprec.rounding.certify`) must give
+    up, and the ones just beside where it may not."""
+    out = np.zeros((rows, k))
+    e_lo = max(fmt.emin, -60)
+    e_hi = min(fmt.emax - 2, 60)
+    for i in range(rows):
+        e = int(rng.integers(e_lo, e_hi + 1))
+        r = float(lp.chop(rng.uniform(1, 2) * 2.0 ** e, fmt, "toward_zero")) * rng.choice([-1.0, 1.0])
+        spacing = 2.0 ** (e - fmt.t + 1)
+        h = rng.choice([0.0, 0.5, -0.5]) * spacing
+        d = float(rng.choice([-1.0, 1.0]) * 2.0 ** (e - fmt.t - int(rng.integers(1, 80))))
+        d = 0.0 if rng.random() < 0.2 else d
+        big = 2.0 ** int(rng.integers(e, min(fmt.emax, e + 80) + 1)) if rng.random() < 0.5 else 0.0
+        terms = [r, h, d, big, -big]
+        terms = [float(lp.chop(v, fmt)) for v in terms]
+        if any(float(lp.chop(v, fmt)) != v for v in (r, h, d, big)):  # out of the format: drop it
+            terms = [v if float(lp.chop(v, fmt)) == v else 0.0 for v in (r, h, d, big, -big)]
+        pos = rng.permutation(k)[:len(terms)]
+        out[i, pos] = terms
+    return out
+
+
+def boundary_family(fmt, rng, seed: int, rows: int = 24, k: int = 48, backends=("numpy", "torch", "device"),
+                    modes=DET + SR) -> List[Check]:
+    """Sums and matrix products of :func:`boundary_rows` under "exact", every mode, each
+    backend against the Fraction oracle (a product's columns: powers of two, so each
+    entry is a scaled boundary case)."""
+    out = []
+    a = boundary_rows(fmt, rows, k, rng)
+    cols = 3
+    scale = 2.0 ** rng.integers(-2, 3, size=cols)
+    b = np.ones((k, cols)) * scale[None, :]
+    for backend in backends:
+        if backend != "numpy":
+            try:
+                import torch  # noqa: F401
+            except ImportError:
+                continue
+        for mode in modes:
+            got, want, desc = [], [], []
+            g = lp_sum(a, fmt, mode, "exact", seed=seed, backend=backend)
+            bits = _keyed_bits(seed, rows)
+            for i in range(rows):
+                got.append(g[i])
+                want.append(oracle_dot(a[i], None, fmt, mode, "exact", bits[i]))
+                desc.append(f"{backend} sum{a[i][a[i] != 0].tolist()}")
+            g = lp_matmul(a, b, fmt, mode, "exact", seed=seed, backend=backend)
+            bits = _keyed_bits(seed, rows * cols)
+            for i in range(rows):
+                for j in range(cols):
+                    got.append(g[i, j])
+                    want.append(oracle_dot(a[i], b[:, j], fmt, mode, "exact", bits[i * cols + j]))
+                    desc.append(f"{backend} dot {a[i][a[i] != 0].tolist()} * {scale[j]}")
+            out.append(_record(f"acc-boundary-{backend}", fmt, mode, desc, got, want))
+    return out
+
+
+#: Formats of the boundary family per plan.
+QUICK_BOUNDARY = ("half", "bf16", "e4m3")
+FULL_BOUNDARY = ("half", "bf16", "e4m3", "e5m2", "tf32", "e8m30", "e11m10", "fp32", "fp6_e3m2")
+
+
 #: Small formats swept exhaustively: (label, triples of sums, dot pairs (0: all)) per plan.
 QUICK_SMALL = (("fp4_e2m1", True, 0), ("e4m3", False, 120))
 FULL_SMALL = (("fp4_e2m1", True, 0), ("fp6_e3m2", True, 0), ("fp6_e2m3", True, 0), ("e4m3", False, 1500),
@@ -449,7 +519,9 @@ def run_all(quick: bool, seed: int) -> List[Check]:
         out += random_family(lp.format(label), 2 if quick else 150, rng, seed)
     for label, modes in (QUICK_CROSS if quick else [(w, DET + SR) for w in FULL_WIDE]):
         out += cross_backend(lp.format(label), 1 if quick else 40, rng, seed, modes)
+    for label in (QUICK_BOUNDARY if quick else FULL_BOUNDARY):
+        out += boundary_family(lp.format(label), rng, seed, rows=12 if quick else 48)
     return out
 
-__all__ = ["cross_backend", "exhaustive_dots", "exhaustive_sums", "oracle_dot", "oracle_prod", "random_family",
+__all__ = ["boundary_family", "boundary_rows", "cross_backend", "exhaustive_dots", "exhaustive_sums", "oracle_dot", "oracle_prod", "random_family",
            "run_all"]

@@ -12,7 +12,7 @@ from ..errors import UnsupportedOperationError
 from ..formats import FloatFormat
 from ..policy import accumulation_model
 from ..random import next_key
-from ..rounding import _exact_sum, _kernels
+from ..rounding import _certificate, _exact_sum, _kernels, certify
 from ..rounding.params import rounding_params
 
 
@@ -87,9 +87,7 @@ def _exact_fold(op_add, rows, fmt, mode, keep):
         partials = np.empty(rows.shape)
         _exact_sum.cumsums_exact(rows, partials, *params, key, 0)
         return (partials[:, -1].copy() if k else np.zeros(n)), partials
-    sums, ok = _checked_sums(rows)
-    out = np.empty(n)
-    _round_keyed(sums, out, fmt, mode, key)  # the rows not ok are redone below
+    out, ok = _certified_sums(rows, fmt, mode, key)
     rest = np.flatnonzero(~ok)
     if rest.size:
         _exact_sum.sums_exact(rows, rest, out, *params, key, 0)
@@ -99,26 +97,56 @@ def _exact_fold(op_add, rows, fmt, mode, keep):
 _CHUNK = 4096  #: elements per parallel piece of the binary64 sums of long rows
 
 
-def _checked_sums(rows):
-    """The binary64 sum of each row and where it is provably exact (every TwoSum error
-    zero; the result finite and nonzero). Few long rows are summed in parallel pieces,
-    whose sums are then summed, checked the same way."""
+def _certified_sums(rows, fmt, mode, key):
+    """The rounded sum of each row where its binary64 sum provably fixes it
+    (:mod:`lowprec.rounding.certify`), and where it does. Few long rows are summed in
+    parallel pieces, whose sums are then summed: one more order, the same bound."""
     n, k = rows.shape
+    if not (n and k and certify.worth_trying(fmt.t, k)):
+        return np.empty(n), np.zeros(n, dtype=bool)
     chunk = k if (n >= 8 or k <= 2 * _CHUNK) else _CHUNK
-    pieces = max(1, -(-k // chunk)) if chunk else 1
+    pieces = -(-k // chunk)
     sums = np.empty((n, pieces))
-    errs = np.empty((n, pieces))
-    _exact_sum.chunk_sums(rows, max(chunk, 1), sums, errs)
-    if pieces > 1:
-        total = np.empty((n, 1))
-        err2 = np.empty((n, 1))
-        _exact_sum.chunk_sums(sums, pieces, total, err2)
-        err = errs.sum(axis=1) + err2[:, 0]  # sums of magnitudes: zero iff all are
-        sums = total
-    else:
-        err = errs[:, 0]
-    sums = sums[:, 0]
-    return sums, (err == 0) & (sums != 0) & (np.abs(sums) < np.inf)
+    mags = np.empty((n, pieces))
+    _certificate.sums_magnitudes(rows, chunk, sums, mags)
+    with np.errstate(all="ignore"):
+        if pieces > 1:
+            sums, mags = sums.sum(axis=1), mags.sum(axis=1)
+        else:
+            sums, mags = sums[:, 0], mags[:, 0]
+        r, ok = _round_certified(sums[:, None], mags, np.ones(1), k, fmt, mode, key)
+    return r[:, 0], ok[:, 0]
+
+
+def _round_certified(c, row, col, k, fmt, mode, key):
+    """``(rounded c, ok)`` for the 2-D float result ``c`` of sums of ``k`` terms whose
+    magnitudes sum to at most ``row[i] * col[j]`` (up to float rounding): where ``ok``, the
+    rounding of ``c`` is provably that of the exact result (:mod:`lowprec.rounding.certify`),
+    random word ``i`` of ``key`` for flat element ``i``."""
+    def round_fn(v):
+        r = np.empty(v.shape)
+        _round_keyed(v, r, fmt, mode, key)
+        return r
+    g, eta = certify.constants(k, 64)
+    if mode.is_stochastic:  # both ends rounded with the same random words
+        err = certify.error_bound(c, row[:, None] * col[None, :], k, 64, np)
+        r, ok = certify.certified(c, err, round_fn, fmt.emin, 64, np, fmt.subnormal)
+    else:  # one rounding; the interval checked against the cell of the result
+        r = round_fn(c)
+        ok = np.empty(c.shape, dtype=np.bool_)
+        p = rounding_params(fmt)
+        floor = certify.floor_of(fmt.emin, 64, fmt.subnormal)
+        _certificate.certify_rounded(c, r, row * (1 + 2 * g), col, g, eta, floor, float(p.xmax), fmt.t, fmt.emin,
+                                     np.array(_certificate.CELLS[mode]), ok)
+        bad = np.flatnonzero(~ok)
+        if bad.size:  # what the cells leave out (overflow, binade edges): both ends rounded
+            i, j = np.divmod(bad, c.shape[1])
+            cb = c.reshape(-1)[bad]
+            err = certify.error_bound(cb, row[i] * col[j % col.size], k, 64, np)
+            rb, okb = certify.certified(cb, err, round_fn, fmt.emin, 64, np, fmt.subnormal)
+            r.reshape(-1)[bad[okb]] = rb[okb]
+            ok.reshape(-1)[bad[okb]] = True
+    return r, ok
 
 
 def _pairwise(op, rows, fmt, mode):
@@ -240,6 +268,16 @@ def _exact_matmul(a, b, fmt, mode):
     n = b.shape[1]
     key = _key(mode)
     params = _core_params(fmt, mode)
+    if m and n and kk and certify.worth_trying(fmt.t, kk):
+        out, ok = _interval_matmul(a, b, fmt, mode, key)
+        if ok.all():
+            return out
+        ii, jj = np.nonzero(~ok)
+        if ii.size < 8 * (m + n):  # a few entries: split each product where it is needed
+            cols, jj_at = np.unique(jj, return_inverse=True)  # (transposing all of b costs more)
+            bt = np.ascontiguousarray(b[:, cols].T)
+            _exact_sum.dots_exact_direct(a, bt, ii, jj, jj_at.reshape(-1), out, *params, key, 0)
+            return out
     out = np.empty((m, n))
     todo = np.ones((m, n), dtype=bool)
     if m and n and kk and fmt.t <= 26:  # wider formats: no binary64 product is certified
@@ -279,10 +317,25 @@ def _exact_matmul(a, b, fmt, mode):
         bt = np.ascontiguousarray(b.T)
     ii, jj = np.nonzero(todo)
     if ii.size < 8 * (m + n):  # a few entries: split each product where it is needed
-        _exact_sum.dots_exact_direct(a, bt, ii, jj, out, *params, key, 0)
+        _exact_sum.dots_exact_direct(a, bt, ii, jj, jj, out, *params, key, 0)
     else:  # many: integer significands of every element once
         _exact_sum.dots_exact(*_decomposed(a), *_decomposed(bt), ii, jj, out, *params, key, 0)
     return out
+
+
+def _interval_matmul(a, b, fmt, mode, key):
+    """``a @ b`` by BLAS and where that provably fixes the rounding of each exact entry
+    (:mod:`lowprec.rounding.certify`, Cauchy-Schwarz for the sum of magnitudes)."""
+    k = a.shape[1]
+    with np.errstate(all="ignore"):
+        c = a @ b
+        row, col = np.empty(a.shape[0]), np.empty(b.shape[1])
+        _certificate.row_squares(a, row)
+        _certificate.col_squares(b, col)
+        row = certify.norm_bound(row, k, 64, np)
+        col = certify.norm_bound(col, k, 64, np)
+        g, _ = certify.constants(k, 64)
+        return _round_certified(c, row * (1 + 2 * g), col, k, fmt, mode, key)
 
 
 class _KeySpec(NamedTuple):

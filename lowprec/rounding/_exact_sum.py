@@ -231,57 +231,6 @@ def finish(dig, tmp, base, k, any_neg, any_pos, nan, pinf, ninf, t, emin, subnor
 
 # ----------------------------------------------------------------------------- sums
 
-@nb.njit(inline="always", nogil=True)
-def _lane(s, v):
-    """One TwoSum step of a chain: the new sum and the error's magnitude."""
-    t = s + v
-    bb = t - s
-    return t, abs((s - (t - bb)) + (v - bb))
-
-
-@nb.njit(parallel=True, **_JIT)
-def chunk_sums(x, chunk, out, err):
-    """Binary64 sums of the pieces ``x[i, c*chunk:(c+1)*chunk]`` into ``out[i, c]``, with
-    ``err[i, c]`` the sum of the magnitudes of every TwoSum error (zero iff the sum is
-    exact; NaN or inf when a term or the sum is not finite), in four chains (the
-    loop-carried latency of a chain is the limit)."""
-    n, k = x.shape
-    pieces = out.shape[1]
-    for blk in nb.prange(n * pieces):
-        i = blk // pieces
-        j0 = (blk % pieces) * chunk
-        j1 = min(k, j0 + chunk)
-        s0 = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        s3 = 0.0
-        e0 = 0.0
-        e1 = 0.0
-        e2 = 0.0
-        e3 = 0.0
-        j = j0
-        while j + 4 <= j1:
-            s0, d0 = _lane(s0, np.float64(x[i, j]))
-            s1, d1 = _lane(s1, np.float64(x[i, j + 1]))
-            s2, d2 = _lane(s2, np.float64(x[i, j + 2]))
-            s3, d3 = _lane(s3, np.float64(x[i, j + 3]))
-            e0 += d0
-            e1 += d1
-            e2 += d2
-            e3 += d3
-            j += 4
-        while j < j1:
-            s0, d0 = _lane(s0, np.float64(x[i, j]))
-            e0 += d0
-            j += 1
-        u, du = _lane(s0, s1)
-        v, dv = _lane(s2, s3)
-        total, dt = _lane(u, v)
-        out[i, blk % pieces] = total
-        e = (e0 + e1) + (e2 + e3) + (du + dv + dt)
-        err[i, blk % pieces] = e if abs(total) < np.inf else np.inf
-
-
 @nb.njit(parallel=True, **_JIT)
 def sums_exact(x, rows, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key, offset):
     """``out[i]`` = the exactly rounded ``sum(x[i])`` for ``i`` in ``rows`` (random word
@@ -561,16 +510,18 @@ def dots_exact(ma, ea, ca, sa, mb, eb, cb, sb, ii, jj, out, t, emin, subnormal, 
 
 
 @nb.njit(parallel=True, **_JIT)
-def dots_exact_direct(a, bt, ii, jj, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode,
-                      key, offset):
-    """:func:`dots_exact` from the values themselves (``a`` and ``b`` transposed), for a
-    few entries: each significand taken from the bits where it is needed."""
+def dots_exact_direct(a, bt, ii, jj, rows_of_bt, out, t, emin, subnormal, xmax, over_val, inf_val, negzero,
+                      signed, mode, key, offset):
+    """:func:`dots_exact` from the values themselves, for a few entries ``(ii[r], jj[r])``:
+    column ``jj[r]`` of ``b`` is row ``rows_of_bt[r]`` of ``bt`` (the needed columns of ``b``
+    transposed), each significand taken from the bits where it is needed."""
     kk = a.shape[1]
     n = out.shape[1]
     stochastic = mode == _SR or mode == _SRU
     for r in nb.prange(ii.shape[0]):
         i = ii[r]
         j = jj[r]
+        jb = rows_of_bt[r]
         dig = np.zeros(ND, dtype=np.int64)
         tmp = np.empty(ND, dtype=np.int64)
         any_neg = False
@@ -581,7 +532,7 @@ def dots_exact_direct(a, bt, ii, jj, out, t, emin, subnormal, xmax, over_val, in
         count = 0
         for k in range(kk):
             x = np.float64(a[i, k])
-            y = np.float64(bt[j, k])
+            y = np.float64(bt[jb, k])
             s = (math.copysign(1.0, x) < 0.0) != (math.copysign(1.0, y) < 0.0)
             if s:
                 any_neg = True

@@ -38,6 +38,7 @@ from ..formats import FloatFormat
 from ..ndarray import _accumulate as np_accumulate
 from ..policy import accumulation_model
 from ..rounding.array_api import ADD, MULTIPLY, exact_product, exact_sum, round_op, round_pair
+from ..rounding import certify
 from ..rounding.modes import RoundingMode
 from ._chop import params_for, random62, round_like_spec, serial_if_small
 from ..random import next_key
@@ -87,8 +88,7 @@ def fold_sum(rows: torch.Tensor, fmt: FloatFormat, mode: RoundingMode, model: Mo
             final, _ = np_accumulate.fold(True, rows.detach().contiguous().numpy(), fmt, mode, False, model)
         return _from_numpy(final)
     if model == "exact":  # the exact sum rounded once; random word i of one key per row i
-        rows = rows.detach().to(torch.float64)
-        return _exact.exact_sums(rows, _params(fmt), mode, _keyed_r62(rows.shape[0], rows.device, mode))
+        return _exact_sums(rows.detach().to(torch.float64), fmt, mode)
     if rows.shape[1] == 0:
         return rows.new_zeros(rows.shape[0])
     if model == "pairwise":
@@ -139,6 +139,32 @@ def matmul(a: torch.Tensor, b: torch.Tensor, fmt: FloatFormat, mode: RoundingMod
     return result
 
 
+def _exact_sums(rows, fmt, mode):
+    """The exactly rounded row sums: from ``torch.sum`` where its error bound certifies the
+    rounding (:mod:`lowprec.rounding.certify`), else the exact digits."""
+    n, k = rows.shape
+    p = _params(fmt)
+    r62 = _keyed_r62(n, rows.device, mode)
+    if not (n and k and certify.worth_trying(fmt.t, k)):
+        return _exact.exact_sums(rows, p, mode, r62)
+    c = rows.sum(dim=1)
+    err = certify.error_bound(c, rows.abs().sum(dim=1), k, 64, torch)
+    out, ok = certify.certified(c, err, _rounder(p, mode, r62), fmt.emin, 64, torch, fmt.subnormal)
+    bad = torch.nonzero(~ok).squeeze(1)
+    if bad.numel():
+        out[bad] = _exact.exact_sums(rows[bad], p, mode, None if r62 is None else r62[bad])
+    return out
+
+
+def _rounder(p, mode, r62):
+    """Rounding of a float64 tensor like the results, word ``r62[i]`` for flat element ``i``."""
+    def round_fn(v):
+        flat = v.reshape(-1)
+        zeros = torch.zeros_like(flat)
+        return round_pair(flat, zeros, zeros.to(torch.int64), p, mode, r62, ops=TORCH_OPS).reshape(v.shape)
+    return round_fn
+
+
 def _keyed_r62(n: int, device, mode: RoundingMode):
     """The NumPy side's random words ``0 .. n-1`` of one new key (None if not stochastic)."""
     return splitmix62(int(next_key()), n, device) if mode.is_stochastic else None
@@ -154,6 +180,13 @@ def _exact_matmul(a, b, fmt, mode):
     r62 = _keyed_r62(m * n, a.device, mode)
     if m == 0 or n == 0:
         return a.new_zeros((m, n))
+    if kk and certify.worth_trying(fmt.t, kk):  # BLAS and its error bound
+        c = a @ b
+        row = certify.norm_bound((a * a).sum(dim=1), kk, 64, torch)
+        col = certify.norm_bound((b * b).sum(dim=0), kk, 64, torch)
+        err = certify.error_bound(c, certify.dot_magnitude(row, col, kk, 64), kk, 64, torch)
+        out, ok = certify.certified(c, err, _rounder(p, mode, r62), fmt.emin, 64, torch, fmt.subnormal)
+        return _exact_where_not(ok, out, a, b, p, mode, r62)
     ok = torch.zeros((m, n), dtype=torch.bool, device=a.device)
     if kk and fmt.t <= 26:
         sa = np_accumulate._stats(a.cpu().numpy(), rows=True)
@@ -161,15 +194,18 @@ def _exact_matmul(a, b, fmt, mode):
         ok = torch.from_numpy(np_accumulate._certified(sa, sb, fmt, kk)).to(a.device)
     c = a @ b if bool(ok.any()) else a.new_zeros((m, n))
     ok &= (c != 0) & (c.abs() < float("inf"))
-    out = round_pair(c.reshape(-1), c.new_zeros(m * n), torch.zeros(m * n, dtype=torch.int64, device=a.device),
-                     p, mode, r62, ops=TORCH_OPS)
+    return _exact_where_not(ok, _rounder(p, mode, r62)(c), a, b, p, mode, r62)
+
+
+def _exact_where_not(ok, out, a, b, p, mode, r62):
+    """``out`` with the entries not ``ok`` from the exact digits (the rows holding them)."""
+    m, n = out.shape
     bad = torch.nonzero(~ok.reshape(-1)).squeeze(1)
     if bad.numel():
         rows = torch.unique(bad // n)
         sub = _exact.exact_dots(a[rows], b, p, mode, None if r62 is None else r62.reshape(m, n)[rows].reshape(-1))
-        full = out.reshape(m, n)
-        full[rows] = torch.where(ok[rows], full[rows], sub)
-    return out.reshape(m, n)
+        out[rows] = torch.where(ok[rows], out[rows], sub.reshape(rows.numel(), n))
+    return out
 
 
 def _matmul_batched(a, b, fmt, mode, model):

@@ -95,6 +95,17 @@ def one_draw():
         _CALL.reset(token)
 
 
+@contextlib.contextmanager
+def keyed(key):
+    """Inside, every draw derives from ``key`` (a pure function of it, the global stream
+    untouched): for callers that hold their own key, such as JAX's, on NumPy's kernels."""
+    token = _CALL.set([np.uint64(key), 0])
+    try:
+        yield
+    finally:
+        _CALL.reset(token)
+
+
 def derived_seed(key, i: int) -> int:
     """The seed of the ``i``-th sub-stream of one call's ``key`` (for example the weak operands
     of an operation, rounded before the operation itself): a pure function of the key, so a

@@ -28,3 +28,17 @@ def x64():
     jax.config.update("jax_enable_x64", True)
     yield
     jax.config.update("jax_enable_x64", old)
+
+
+@pytest.fixture(autouse=True)
+def _ieee_subnormals_kept():
+    """Fail a test that leaves flush-to-zero or denormals-are-zero set on the main thread:
+    every later NumPy-side result in the subnormal range would silently be flushed
+    (lowprec/_fpenv.py)."""
+    yield
+    from lowprec import _fpenv
+    if _fpenv._X86:
+        state = int(_fpenv.get_mxcsr())
+        if state & (_fpenv._FTZ | _fpenv._DAZ):
+            _fpenv.set_mxcsr(state & ~(_fpenv._FTZ | _fpenv._DAZ))
+            pytest.fail(f"the test left MXCSR = {state:#x} (flush-to-zero or denormals-are-zero set)")

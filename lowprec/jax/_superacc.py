@@ -40,7 +40,7 @@ import numpy as np
 from jax import lax
 
 from ..formats import FloatFormat
-from ..rounding import array_api
+from ..rounding import array_api, certify
 from ..rounding.modes import RoundingMode
 from ._ops import JAX_OPS
 
@@ -311,7 +311,58 @@ def _split_key(key, i):
     return None if key is None else split_key(key, i)
 
 
-def sum_rows(rows, fmt: FloatFormat, mode: RoundingMode, key, dtype, keep: bool):
+#: How an exact accumulation with a certificate is staged (the ``phase`` argument):
+#: ``"cond"`` (under a user's ``jit``): the certified float result, and the
+#: superaccumulator behind ``lax.cond`` where some entry is not certified; ``"fast"``: the
+#: certified result and whether every entry is (eager calls check it in Python and
+#: compile the superaccumulator only when it is needed); ``"slow"``: the superaccumulator.
+PHASES = ("cond", "fast", "slow")
+
+
+def _storage_subnormal_reach(fmt: FloatFormat, width: int) -> bool:
+    """Whether format values can be storage subnormals (which XLA on CPU reads as zero)."""
+    return fmt.emin - fmt.t + 1 < _PREC[width][1]
+
+
+def _certify(c, mag, k, fmt, mode, key, width, bad=None):
+    """``(rounded, ok)`` by :func:`lowprec.rounding.certify.certified` for float results
+    ``c`` of ``k`` terms with magnitudes summing to ``mag``; ``bad``: entries whose inputs
+    hold storage subnormals (flushed on read: no bound holds)."""
+    from ._arith import round_values
+    err = certify.error_bound(c, mag, k, width, jnp)
+    r, ok = certify.certified(c, err, lambda v: round_values(v, fmt, mode, _split_key(key, 0)), fmt.emin,
+                              width, jnp)
+    return r, (ok if bad is None else ok & ~bad)
+
+
+def _staged(phase, fast, ok, slow, dtype):
+    """The result of ``phase`` from the certified ``fast`` (storage ``dtype``), its
+    ``ok`` and a thunk of the superaccumulator's result."""
+    from ._arith import to_storage
+    out = to_storage(fast, dtype)
+    if phase == "fast":
+        return out, jnp.all(ok)
+    return lax.cond(jnp.all(ok), lambda: out, lambda: _select(ok, out, slow()))
+
+
+def sum_rows(rows, fmt: FloatFormat, mode: RoundingMode, key, dtype, keep: bool, phase: str = "cond"):
+    """The exactly rounded sum of each row (:func:`_sum_rows`), first from the float sum
+    where its error bound certifies the rounding (:mod:`lowprec.rounding.certify`);
+    ``phase`` as :data:`PHASES` (``"fast"`` returns ``(result, all certified)``)."""
+    width, _, _ = _setup(fmt, mode, "the exact accumulation model")
+    R, k = rows.shape
+    if phase == "slow" or keep or not (R and k and certify.worth_trying(fmt.t, k, width)):
+        out = _sum_rows(rows, fmt, mode, key, dtype, keep)
+        return (out, jnp.array(True)) if phase == "fast" else out
+    from ._arith import widen
+    x = widen(rows) if width == 64 else rows.astype(jnp.float32)
+    bad = jnp.any(_lsb(x, fmt, width)[1], axis=1) if _storage_subnormal_reach(fmt, width) else None
+    fast, ok = _certify(jnp.sum(x, axis=1), jnp.sum(jnp.abs(x), axis=1), k, fmt, mode, _split_key(key, 2), width,
+                        bad)
+    return _staged(phase, fast, ok, lambda: _sum_rows(rows, fmt, mode, key, dtype, keep), dtype)
+
+
+def _sum_rows(rows, fmt: FloatFormat, mode: RoundingMode, key, dtype, keep: bool):
     """The exactly rounded sum of each row of 2-D ``rows`` (format values in ``dtype``
     storage), or with ``keep`` every running sum (same shape as ``rows``).
 
@@ -379,7 +430,30 @@ def _dot(a, b):
     return jnp.matmul(a, b, precision=lax.Precision.HIGHEST)
 
 
-def matmul(a, b, fmt: FloatFormat, mode: RoundingMode, key, dtype):
+def matmul(a, b, fmt: FloatFormat, mode: RoundingMode, key, dtype, phase: str = "cond"):
+    """The exactly rounded ``a @ b`` (:func:`_matmul`), first from the float matmul where
+    its error bound (Cauchy-Schwarz for the magnitudes) certifies the rounding
+    (:mod:`lowprec.rounding.certify`); ``phase`` as :data:`PHASES`."""
+    width, _, _ = _setup(fmt, mode, "the exact accumulation model")
+    m, k = a.shape
+    n = b.shape[1]
+    if phase == "slow" or not (m and n and k and certify.worth_trying(fmt.t, k, width)):
+        out = _matmul(a, b, fmt, mode, key, dtype)
+        return (out, jnp.array(True)) if phase == "fast" else out
+    from ._arith import widen
+    conv = widen if width == 64 else (lambda v: v.astype(jnp.float32))
+    x, y = conv(a), conv(b)
+    row = certify.norm_bound(jnp.sum(x * x, axis=1), k, width, jnp)
+    col = certify.norm_bound(jnp.sum(y * y, axis=0), k, width, jnp)
+    bad = None
+    if _storage_subnormal_reach(fmt, width):
+        bad = jnp.any(_lsb(x, fmt, width)[1], axis=1)[:, None] | jnp.any(_lsb(y, fmt, width)[1], axis=0)[None, :]
+    fast, ok = _certify(_dot(x, y), certify.dot_magnitude(row, col, k, width), k, fmt, mode, _split_key(key, 2),
+                        width, bad)
+    return _staged(phase, fast, ok, lambda: _matmul(a, b, fmt, mode, key, dtype), dtype)
+
+
+def _matmul(a, b, fmt: FloatFormat, mode: RoundingMode, key, dtype):
     """The exactly rounded ``a @ b`` of 2-D arrays of format values (``dtype`` storage).
 
     Fast path (as :func:`sum_rows`): when products of two significands are exact in the

@@ -46,7 +46,7 @@ from ..promotion import result_format, result_mode
 from ..rounding.modes import RoundingMode
 from ._array import LPArray, asarray, emulated, storage_dtype  # noqa: F401 - asarray re-exported
 from ._arith import ADD, DIVIDE, MULTIPLY, SQRT, SUBTRACT, correctly_rounded, round_values, to_storage, widen
-from . import _superacc
+from . import _host, _superacc
 from ._keys import key_for, split_key
 from ._ops import x64_enabled
 
@@ -312,16 +312,20 @@ def _pairwise(rows, op, fmt, mode, key, dtype):
     return buf[:, 0]
 
 
-def _fold(rows, op, ctx: _Ctx, key, keep: bool, model):
-    """Reduce each row of 2-D ``rows`` with ``+`` or ``*`` (``LPFloat``'s ``fold``)."""
+def _fold(rows, op, ctx: _Ctx, key, keep: bool, model, phase="cond"):
+    """Reduce each row of 2-D ``rows`` with ``+`` or ``*`` (``LPFloat``'s ``fold``); with
+    ``phase == "fast"`` (the exact sum's totals) the totals are ``(values, all certified)``."""
     fmt, mode, dtype = ctx.fmt, ctx.mode, ctx.dtype
     if rows.shape[1] == 0:
         ident = jnp.full(rows.shape[0], 0.0 if op == ADD else 1.0, dtype)
-        return ident, rows
+        return ((ident, jnp.array(True)) if phase == "fast" else ident), rows
+    if model == "exact" and _host.on_host():  # NumPy's exact model (lowprec.jax._host)
+        out = _host.fold(rows, op == ADD, fmt, mode, split_key(key, 0), dtype, keep)
+        return (None, out) if keep else (((out, jnp.array(True)) if phase == "fast" else out), None)
     if model == "exact" and op == ADD:  # the exact sum rounded once (lowprec.jax._superacc)
         if keep:
             return None, _superacc.sum_rows(rows, fmt, mode, split_key(key, 1), dtype, True)
-        return _superacc.sum_rows(rows, fmt, mode, split_key(key, 0), dtype, False), None
+        return _superacc.sum_rows(rows, fmt, mode, split_key(key, 0), dtype, False, phase), None
     if model == "exact":  # the exact product rounded once
         if keep:
             return None, _superacc.prod_rows(rows, fmt, mode, split_key(key, 1), dtype, True)
@@ -339,9 +343,10 @@ def _fold(rows, op, ctx: _Ctx, key, keep: bool, model):
     return final, partials
 
 
-@partial(jax.jit, static_argnames=("op", "keep", "axis", "keepdims", "fmt", "mode", "dtype", "model"))
-def _reduce_jit(v, key, op, keep, axis, keepdims, fmt, mode, dtype, model):
-    """One compilation per (shape, format, mode, model, axis): eager calls reuse it."""
+@partial(jax.jit, static_argnames=("op", "keep", "axis", "keepdims", "fmt", "mode", "dtype", "model", "phase"))
+def _reduce_jit(v, key, op, keep, axis, keepdims, fmt, mode, dtype, model, phase="cond"):
+    """One compilation per (shape, format, mode, model, axis): eager calls reuse it
+    (``phase``: :func:`_staged_exact`, the exact sum's totals)."""
     ctx = _Ctx(fmt, mode, None, dtype)
     if keep:  # running results: one axis (None: the flattened array)
         x, axis_ = (v.reshape(-1), 0) if axis is None else (v, axis[0])
@@ -354,9 +359,11 @@ def _reduce_jit(v, key, op, keep, axis, keepdims, fmt, mode, dtype, model):
     moved = jnp.moveaxis(v, axes, tuple(range(v.ndim - len(axes), v.ndim)))
     kept = moved.shape[:v.ndim - len(axes)]
     rows = moved.reshape(math.prod(kept), math.prod(v.shape[d] for d in axes))
-    final, _ = _fold(rows, op, ctx, key, keep, model)
+    final, _ = _fold(rows, op, ctx, key, keep, model, phase)
+    final, ok = final if phase == "fast" else (final, None)
     out = final.reshape(kept)
-    return out.reshape(tuple(1 if d in axes else n for d, n in enumerate(v.shape))) if keepdims else out
+    out = out.reshape(tuple(1 if d in axes else n for d, n in enumerate(v.shape))) if keepdims else out
+    return (out, ok) if phase == "fast" else out
 
 
 def _axes(axis, ndim: int, keep: bool):
@@ -383,7 +390,9 @@ def _reduction(op: int, keep: bool, name: str):
         ax = _axes(axis, a.ndim, keep)
 
         def emulate(v, kk):
-            return _reduce_jit(v, kk, op, keep, ax, bool(keepdims), ctx.fmt, ctx.mode, np.dtype(ctx.dtype), model)
+            run = partial(_reduce_jit, v, kk, op, keep, ax, bool(keepdims), ctx.fmt, ctx.mode, np.dtype(ctx.dtype),
+                          model)
+            return _staged_exact(run, model if (op == ADD and not keep) else None, v)
 
         if keep:
             raw = lambda v: raw_fn(v.reshape(-1) if ax is None else v, axis=0 if ax is None else ax[0])  # noqa: E731
@@ -422,15 +431,20 @@ def mean(a: LPArray, axis: Optional[int] = None, *, keepdims: bool = False, mode
     return divide(total, float(count), key=k2)
 
 
-def _matmul2(a, b, ctx: _Ctx, model, key):
-    """2-D ``a @ b`` in the order of ``LPFloat``'s ``matmul``."""
+def _matmul2(a, b, ctx: _Ctx, model, key, phase="cond"):
+    """2-D ``a @ b`` in the order of ``LPFloat``'s ``matmul`` (with ``phase == "fast"``,
+    the exact model's ``(result, all certified)``)."""
     fmt, mode, dtype = ctx.fmt, ctx.mode, ctx.dtype
     m, kk = a.shape
     n = b.shape[1]
     if kk == 0:
-        return jnp.zeros((m, n), dtype)
+        out = jnp.zeros((m, n), dtype)
+        return (out, jnp.array(True)) if phase == "fast" else out
+    if model == "exact" and _host.on_host():  # NumPy's exact model (lowprec.jax._host)
+        out = _host.matmul(a, b, fmt, mode, key, dtype)
+        return (out, jnp.array(True)) if phase == "fast" else out
     if model == "exact":  # the exact dot products rounded once (lowprec.jax._superacc)
-        return _superacc.matmul(a, b, fmt, mode, key, dtype)
+        return _superacc.matmul(a, b, fmt, mode, key, dtype, phase)
     if model == "pairwise":
         products = _cr(MULTIPLY, a[:, :, None], b[None, :, :], fmt, mode, split_key(key, 0), dtype)
         rows = jnp.moveaxis(products, 1, -1).reshape(-1, kk)
@@ -466,8 +480,22 @@ def _matmul2(a, b, ctx: _Ctx, model, key):
     return to_storage(acc, dtype)
 
 
-@partial(jax.jit, static_argnames=("fmt", "mode", "dtype", "model"))
-def _matmul_jit(x, y, kk, fmt, mode, dtype, model):
+def _concrete(*xs) -> bool:
+    return not any(isinstance(x, jax.core.Tracer) for x in xs)
+
+
+def _staged_exact(run, model, *values):
+    """``run(phase=...)`` of an exact accumulation (:data:`lowprec.jax._superacc.PHASES`):
+    called eagerly, the certified float result is checked here and the superaccumulator
+    compiled and run only when some entry needs it; under a trace, one ``lax.cond``."""
+    if model != "exact" or not _concrete(*values):
+        return run(phase="cond")
+    out, ok = run(phase="fast")
+    return out if bool(ok) else run(phase="slow")
+
+
+@partial(jax.jit, static_argnames=("fmt", "mode", "dtype", "model", "phase"))
+def _matmul_jit(x, y, kk, fmt, mode, dtype, model, phase="cond"):
     ctx = _Ctx(fmt, mode, None, dtype)
     x2 = x[None, :] if x.ndim == 1 else x
     y2 = y[:, None] if y.ndim == 1 else y
@@ -478,16 +506,18 @@ def _matmul_jit(x, y, kk, fmt, mode, dtype, model):
         x3 = jnp.broadcast_to(x2, batch + x2.shape[-2:]).reshape((-1,) + x2.shape[-2:])
         y3 = jnp.broadcast_to(y2, batch + y2.shape[-2:]).reshape((-1,) + y2.shape[-2:])
         keys = None if kk is None else jax.random.split(kk, x3.shape[0])
-        out = jax.vmap(lambda p, q, r: _matmul2(p, q, ctx, model, r), in_axes=(0, 0, None if kk is None else 0))(
-            x3, y3, keys)
+        out = jax.vmap(lambda p, q, r: _matmul2(p, q, ctx, model, r, phase),
+                       in_axes=(0, 0, None if kk is None else 0))(x3, y3, keys)
+        out, ok = out if phase == "fast" else (out, None)
         out = out.reshape(batch + out.shape[-2:])
     else:
-        out = _matmul2(x2, y2, ctx, model, kk)
+        out = _matmul2(x2, y2, ctx, model, kk, phase)
+        out, ok = out if phase == "fast" else (out, None)
     if x.ndim == 1:
         out = out[..., 0, :]
     if y.ndim == 1:
         out = out[..., 0]
-    return out
+    return (out, jnp.all(ok)) if phase == "fast" else out
 
 
 def matmul(a, b, *, model=None, key=None) -> LPArray:
@@ -509,7 +539,8 @@ def matmul(a, b, *, model=None, key=None) -> LPArray:
         raise UnsupportedOperationError("matmul of a 0-d operand: use * instead.")
 
     def emulate(x, y, kk):
-        return _matmul_jit(x, y, kk, ctx.fmt, ctx.mode, np.dtype(ctx.dtype), model)
+        run = partial(_matmul_jit, x, y, kk, ctx.fmt, ctx.mode, np.dtype(ctx.dtype), model)
+        return _staged_exact(run, model, x, y)
 
     raw = lambda x, y: jnp.matmul(x, y, precision=lax.Precision.HIGHEST)  # noqa: E731
     return _finish(ctx, raw, emulate, [va, vb], k)

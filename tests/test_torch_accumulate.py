@@ -216,3 +216,36 @@ def test_device_path_equals_lpfloat_wide_formats(fmt, model, mode):
         want = np.asarray(np.sum(lp.asarray(rows, f, mode), axis=1).values)
     got = _accumulate.fold_sum(torch.from_numpy(rows), f, mode, model, device_ops=True).numpy()
     assert same(got, want)
+
+
+@pytest.mark.parametrize("model", ["exact", "sequential", "pairwise"])
+def test_more_accumulating_functions_equal_lpfloat(model):
+    """cumsum, prod, cumprod, tensordot, inner, vdot, nansum, var, std, norm, addmm: emulated
+    under every model, bit for bit as LPFloat (never float64 rounded once)."""
+    rng = np.random.default_rng(8)
+    fmt = "bf16"
+    a64, b64 = grid((4, 6), fmt, rng), grid((6, 3), fmt, rng)
+    a, b = lp.asarray(torch.from_numpy(a64), fmt), lp.asarray(torch.from_numpy(b64), fmt)
+    A, B = lp.asarray(a64, fmt), lp.asarray(b64, fmt)
+
+    def same(t, want):
+        assert isinstance(t, LPTensor)
+        np.testing.assert_array_equal(t.as_plain().numpy(), np.asarray(want, dtype=np.float64))
+
+    with lp.accumulate(model):
+        same(torch.cumsum(a, 1), np.cumsum(A, 1))
+        same(torch.cumprod(a, 0), np.cumprod(A, 0))
+        same(torch.prod(a, 1), np.prod(A, 1))
+        same(a.prod(), np.prod(A))
+        same(torch.tensordot(a, b, 1), np.tensordot(A, B, 1))
+        same(torch.inner(a, b.T), np.inner(A, B.T))
+        same(torch.vdot(a[0], a[1]), np.vdot(A[0], A[1]))
+        same(torch.nansum(a, 0), np.sum(A, 0))
+        same(torch.var(a, dim=1, correction=0), np.var(A, axis=1))
+        same(torch.std(a, dim=0), np.std(A, axis=0, ddof=1))
+        same(torch.norm(a), np.sqrt(np.sum(A * A)))
+        same(torch.addmm(a[:, :3], a, b), a[:, :3].as_plain().numpy() * 0 + np.asarray(A[:, :3] + A @ B))
+        with pytest.raises(lp.UnsupportedOperationError, match="no emulation"):
+            torch.einsum("ij,jk->ik", a, b)
+        with pytest.raises(lp.UnsupportedOperationError, match="p=1"):
+            torch.norm(a, p=1)

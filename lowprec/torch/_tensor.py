@@ -16,10 +16,14 @@ it. Operations are classified by what they do to values:
   (:func:`lowprec.accumulate`; default ``"sequential"``), bit-identical to ``LPFloat``
   (:mod:`lowprec.torch._accumulate`). ``linear`` and ``conv*`` add the bias to the
   accumulated product with one more correctly rounded addition; ``mean`` is the sum
-  divided by the (exact) element count, rounded once. Under ``"exact"`` these and the
-  other accumulating functions (``einsum``, ``addmm``, ``cumsum``, ``prod``, ``norm``,
-  ...) are computed in float64 by the native kernel and rounded once; under the other
-  models the latter raise :class:`UnsupportedOperationError`;
+  divided by the (exact) element count, rounded once. Also emulated under every model:
+  ``prod``, ``cumsum``, ``cumprod`` (CPU tensors), ``nansum``, ``vdot``, ``inner``,
+  ``tensordot`` (one matrix product, as ``LPFloat``), ``addmm``/``addmv``/``baddbmm``
+  (the product, ``alpha *`` and ``beta *`` rounded, one rounded addition), ``var``/``std``
+  (``LPFloat``'s ``np.var``), the 2-``norm``; ``outer`` is correctly rounded products. The
+  other accumulating functions (``einsum``, ``addbmm``, ``bilinear``, ``conv_transpose*``,
+  ``nanmean``, other norms) raise :class:`UnsupportedOperationError` under every model
+  (never a float64 result rounded once);
 * everything else with a floating result: computed in the storage dtype, rounded once.
 
 Non-floating results (comparisons, ``argmax``, ...) come back as plain tensors. Plain
@@ -444,14 +448,9 @@ def _compute(cls, func, name, args, kwargs, fmt, mode, dtype, result_fmt=None):
         return _correctly_rounded(cls, func, args, kwargs, fmt, mode, dtype)
     accumulating = name in _ACCUMULATING_NAMES
     args, kwargs = tree_map(lambda x: _weak(x, fmt, mode, dtype), (args, kwargs))
-    if accumulating and (accumulation_model() != "exact" or name in _EMULATED):
+    if accumulating:
         return _emulated(cls, func, name, args, kwargs, fmt, mode, dtype)
-    if accumulating:  # "exact" without an emulation: compute in float64, round once into the storage dtype
-        wide = tree_map(lambda x: x.to(torch.float64) if isinstance(x, torch.Tensor)
-                        and x.dtype.is_floating_point else x, (args, kwargs))
-        raw = func(*wide[0], **wide[1])
-    else:
-        raw = func(*args, **kwargs)
+    raw = func(*args, **kwargs)
     passthrough = name in _PASSTHROUGH_NAMES and not (name in _SIGNED_ONLY and not fmt.signed)
     if passthrough and not accumulating:
         return _wrap_all(cls, raw, fmt, mode)
@@ -598,8 +597,151 @@ def _mean(fmt, mode, input, dim=None, keepdim=False, *, dtype=None, axis=None):
     return elementwise(DIVIDE, total.contiguous(), n, fmt, mode)
 
 
+def _op2(op, a, b, fmt, mode):
+    a, b = torch.broadcast_tensors(_f64(a), _f64(b))
+    return elementwise(op, a.contiguous(), b.contiguous(), fmt, mode)
+
+
+def _scaled(y, factor, fmt, mode):
+    """``factor * y`` rounded (the weak scalar rounded into the format first); ``y`` if 1."""
+    if isinstance(factor, (int, float)) and factor == 1:
+        return y
+    f = _round(torch.full_like(y, float(factor)), fmt, mode)
+    return _op2(MULTIPLY, f, y, fmt, mode)
+
+
+def _rows_along(x, dim):
+    """``x`` with ``dim`` moved last, as 2-D rows (``dim=None``: one row of everything)."""
+    if dim is None:
+        return x.reshape(1, -1), x.shape, None
+    d = _check_dim(dim, x.dim())
+    moved = x.movedim(d, -1) if x.dim() else x.reshape(1)
+    return moved.reshape(-1, moved.shape[-1]), moved.shape, d
+
+
+def _fold_along(op_add, keep, fmt, mode, input, dim=None, keepdim=False):
+    """Sums or products along ``dim`` (running ones with ``keep``) under the accumulation
+    model, by the NumPy side's :func:`lowprec.ndarray._accumulate.fold` (CPU tensors)."""
+    from ..ndarray import _accumulate as np_accumulate
+    x = _f64(input)
+    if x.device.type != "cpu":
+        raise UnsupportedOperationError("cumsum/prod/cumprod of an LPTensor are emulated on CPU tensors only: "
+                                        "move it with .cpu() first.")
+    rows, shape, d = _rows_along(x, dim)
+    final, partials = np_accumulate.fold(op_add, rows.contiguous().numpy(), fmt, mode, keep, accumulation_model())
+    if keep:
+        out = torch.from_numpy(partials).reshape(shape)
+        return out.movedim(-1, d) if d is not None and x.dim() else out.reshape(x.shape)
+    out = torch.from_numpy(final)
+    if d is None:
+        return out.reshape([1] * x.dim() if keepdim else [])
+    out = out.reshape(shape[:-1])
+    return out.unsqueeze(d) if keepdim else out
+
+
+def _prod(fmt, mode, input, dim=None, keepdim=False, *, dtype=None):
+    return _fold_along(False, False, fmt, mode, input, dim, keepdim)
+
+
+def _cumulative(op_add):
+    def impl(fmt, mode, input, dim, *, dtype=None):
+        return _fold_along(op_add, True, fmt, mode, input, dim)
+    return impl
+
+
+def _nansum(fmt, mode, input, dim=None, keepdim=False, *, dtype=None):
+    x = _f64(input)
+    return _sum(fmt, mode, torch.where(torch.isnan(x), torch.zeros_like(x), x), dim, keepdim)[0]
+
+
+def _inner(fmt, mode, a, b):
+    a, b = _f64(a), _f64(b)
+    if a.dim() == 0 or b.dim() == 0:
+        return _op2(MULTIPLY, a, b, fmt, mode)
+    k = a.shape[-1]
+    out = _matmul(a.reshape(-1, k), b.reshape(-1, k).t(), fmt, mode)
+    return out.reshape(a.shape[:-1] + b.shape[:-1])
+
+
+def _outer(fmt, mode, a, b):
+    return _op2(MULTIPLY, _f64(a).reshape(-1, 1), _f64(b).reshape(1, -1), fmt, mode)
+
+
+def _tensordot(fmt, mode, a, b, dims=2, out=None):
+    """The contraction as one matrix product (``np.tensordot``'s order, as ``LPFloat``)."""
+    a, b = _f64(a), _f64(b)
+    if isinstance(dims, int):
+        da, db = list(range(a.dim() - dims, a.dim())), list(range(dims))
+    else:
+        da, db = ([d] if isinstance(d, int) else list(d) for d in dims)
+    da = [_check_dim(d, a.dim()) for d in da]
+    db = [_check_dim(d, b.dim()) for d in db]
+    fa = [d for d in range(a.dim()) if d not in da]
+    fb = [d for d in range(b.dim()) if d not in db]
+    k = int(np.prod([a.shape[d] for d in da]))
+    left = a.permute(*fa, *da).reshape(-1, k)
+    right = b.permute(*db, *fb).reshape(k, -1)
+    return _matmul(left, right, fmt, mode).reshape([a.shape[d] for d in fa] + [b.shape[d] for d in fb])
+
+
+def _addmm_like(product):
+    def impl(fmt, mode, input, m1, m2, *, beta=1, alpha=1):
+        y = _scaled(product(_f64(m1), _f64(m2), fmt, mode), alpha, fmt, mode)
+        if isinstance(beta, (int, float)) and beta == 0:  # torch: input ignored (NaN too)
+            return y
+        return _op2(ADD, _scaled(_f64(input).expand_as(y) if _f64(input).dim() else _f64(input), beta, fmt, mode),
+                    y, fmt, mode)
+    return impl
+
+
+def _var(fmt, mode, input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``LPFloat``'s ``np.var``: the mean, each deviation and its square rounded, their
+    sum under the model, one division by ``n - correction`` (torch's default 1)."""
+    if isinstance(unbiased, bool) or unbiased is None:
+        corr = correction if correction is not None else (0 if unbiased is False else 1)
+    else:  # var(input, dim, ...) with dim passed where unbiased is
+        raise UnsupportedOperationError("var/std on LPTensor: pass dim= and correction= as keywords.")
+    x = _f64(input)
+    m, count = _sum(fmt, mode, x, dim, True)
+    m = _op2(DIVIDE, m, torch.full_like(m, float(count)), fmt, mode)
+    dev = _op2(SUBTRACT, x, m, fmt, mode)
+    total, count = _sum(fmt, mode, _op2(MULTIPLY, dev, dev, fmt, mode), dim, keepdim)
+    n = _round(torch.full_like(total, float(max(count - corr, 0))), fmt, mode)
+    return _op2(DIVIDE, total, n, fmt, mode)
+
+
+def _std(fmt, mode, *args, **kwargs):
+    v = _var(fmt, mode, *args, **kwargs)
+    return elementwise(SQRT, v.contiguous(), v.contiguous(), fmt, mode)
+
+
+def _norm(fmt, mode, input, p="fro", dim=None, keepdim=False, dtype=None):
+    """The 2-norm (``p`` 2, ``"fro"`` or None): each square rounded, their sum under the
+    model, one sqrt. Other orders raise."""
+    if p not in ("fro", 2, 2.0, None):
+        raise UnsupportedOperationError(f"norm of an LPTensor with p={p!r} has no emulation; the 2-norm has "
+                                        "(p=2 or 'fro'), or compute it from emulated ops.")
+    x = _f64(input)
+    s = _sum(fmt, mode, _op2(MULTIPLY, x, x, fmt, mode), dim, keepdim)[0]
+    return elementwise(SQRT, s.contiguous(), s.contiguous(), fmt, mode)
+
+
 #: name -> f(fmt, mode, *args, **kwargs): float64 value under the accumulation model.
 _EMULATED = {
+    "prod": _prod,
+    "cumsum": _cumulative(True),
+    "cumprod": _cumulative(False),
+    "nansum": _nansum,
+    "vdot": lambda fmt, mode, a, b: _matmul(_f64(a).reshape(-1), _f64(b).reshape(-1), fmt, mode),
+    "inner": _inner,
+    "outer": _outer,
+    "tensordot": _tensordot,
+    "addmm": _addmm_like(lambda a, b, fmt, mode: _matmul(a, b, fmt, mode)),
+    "addmv": _addmm_like(lambda a, b, fmt, mode: _matmul(a, b, fmt, mode)),
+    "baddbmm": _addmm_like(lambda a, b, fmt, mode: _matmul(a, b, fmt, mode)),
+    "var": _var,
+    "std": _std,
+    "norm": _norm,
     "matmul": lambda fmt, mode, a, b: _matmul(a, b, fmt, mode),
     "__matmul__": lambda fmt, mode, a, b: _matmul(a, b, fmt, mode),
     "__rmatmul__": lambda fmt, mode, a, b: _matmul(b, a, fmt, mode),
@@ -622,8 +764,10 @@ def _emulated(cls, func, name, args, kwargs, fmt, mode, dtype):
     impl = _EMULATED.get(name)
     if impl is None:
         raise UnsupportedOperationError(
-            f"{name} on LPTensor has no emulation under the accumulation model "
-            f"{accumulation_model()!r}; use `with lp.accumulate('exact'):` (float64, rounded once)."
+            f"{name} on LPTensor has no emulation (under any accumulation model): computing it in "
+            "float64 and rounding once would not be what any model says. Write it with emulated "
+            "operations (matmul, sum, elementwise ops), or take .as_subclass(torch.Tensor) to leave "
+            "the emulation knowingly."
         )
     if kwargs.get("dtype") is not None:
         raise UnsupportedOperationError(f"{name} on LPTensor: dtype= is not supported.")

@@ -138,6 +138,30 @@ def overhead(n: int, repeat: int) -> None:
     print(f"| eager 8x8 `a * b` jax.Array | {eager_plain * 1e3:.3f} |")
     print()
 
+def exact_accumulation(n: int, repeat: int) -> None:
+    """The "exact" model against a float matmul / sum rounded once (not exact), on the
+    same run; the first call (compilation included) separately."""
+    print(f"## LPArray under the exact accumulation model ({n}x{n}, float32 storage)\n")
+    print("| format | what | first call s | ms | float rounded once ms | ratio |")
+    print("|---|---|---|---|---|---|")
+    for fmt in ("half", "bf16", "e4m3"):
+        a = lp.asarray(jax.random.normal(jax.random.key(4), (n, n), jnp.float32), fmt)
+        b = lp.asarray(jax.random.normal(jax.random.key(5), (n, n), jnp.float32), fmt)
+        raw = jax.jit(lambda x, y, fmt=fmt: lp.jax.round_to(jnp.matmul(x, y, precision=jax.lax.Precision.HIGHEST),
+                                                             fmt))
+        rsum = jax.jit(lambda x, fmt=fmt: lp.jax.round_to(jnp.sum(x, axis=1), fmt))
+        for what, exact, plain, args in (
+                ("`a @ b`", lambda a=a, b=b: lp.jax.numpy.matmul(a, b, model="exact").values, raw,
+                 (a.values, b.values)),
+                ("row sums", lambda a=a: lp.jax.numpy.sum(a, axis=1, model="exact").values, rsum, (a.values,))):
+            t0 = time.perf_counter()
+            jax.block_until_ready(exact())
+            first = time.perf_counter() - t0
+            te = best(exact, repeat=repeat)
+            tp = best(plain, *args, repeat=repeat)
+            print(f"| {fmt} | {what} | {first:.2f} | {te * 1e3:.1f} | {tp * 1e3:.1f} | {te / tp:.1f} |")
+    print()
+
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -148,6 +172,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     rounding(args.n, args.repeat, args.skip_peers, args.formats.split(","))
     overhead(min(args.n, 2000), args.repeat)
+    exact_accumulation(512, args.repeat)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,26 @@ def matmuls(n: int, found) -> list:
         with lp.accumulate(model):
             t = timed(lambda: a @ b, repeat=3)
         rows.append({"what": f"lowprec `@`, {model}", "time": t, "gops": 2 * n ** 3 / t / 1e9})
+    av, bv = a.values, b.values
+    t = timed(lambda: lp.chop(av @ bv, "half"), repeat=3)
+    rows.append({"what": "binary64 BLAS `@` rounded once (what \"exact\" was before it was exact)", "time": t,
+                 "gops": 2 * n ** 3 / t / 1e9})
+    for label in ("bf16", "e4m3"):
+        x = lp.asarray(rng.standard_normal((n, n)), label)
+        y = lp.asarray(rng.standard_normal((n, n)), label)
+        xv, yv = x.values, y.values
+        with lp.accumulate("exact"):
+            t = timed(lambda: x @ y, repeat=3)
+        t0 = timed(lambda: lp.chop(xv @ yv, label), repeat=3)
+        rows.append({"what": f"{label}: `@` exact / BLAS rounded once = {t / t0:.2f}", "time": t,
+                     "gops": 2 * n ** 3 / t / 1e9})
+    v = lp.asarray(rng.standard_normal(4_000_000), "half")
+    vv = v.values
+    with lp.accumulate("exact"):
+        t = timed(lambda: lp.sum(v), repeat=3)
+    t0 = timed(lambda: lp.chop(np.sum(vv), "half"), repeat=3)
+    rows.append({"what": f"half: sum of 4M, exact / binary64 sum rounded once = {t / t0:.2f}", "time": t,
+                 "gops": 4e6 / t / 1e9})
     h = a.values.astype(np.float16)
     t = timed(lambda: h @ h, repeat=3)
     rows.append({"what": "numpy float16 `@` (float32 accumulation inside)", "time": t, "gops": 2 * n ** 3 / t / 1e9})

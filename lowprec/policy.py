@@ -16,7 +16,8 @@ IEEE 754):
   rounding sees the format's range); an exact zero sum is +0, except in round-down (-0
   unless every term is +0), and -0 when every term is -0; an empty sum is +0; NaN, or
   +inf with -inf, give NaN. Stochastic modes use the exact residual (one random word per
-  result). Binary64 is used only where it is provably exact; otherwise an integer
+  result). A binary64 result (BLAS, ``np.sum``) is used only where its error bound
+  provably fixes the rounding (:mod:`lowprec.rounding.certify`); otherwise an integer
   superaccumulator. ``prod`` is the exact product of the significands (an error beyond
   ``lowprec.ndarray._accumulate.EXACT_PROD_BITS`` significand bits in all); ``mean`` is
   the exact sum rounded, then divided by the count with a second correct rounding.

@@ -163,7 +163,7 @@ def _pairwise(op, rows, fmt, mode):
     return rows[:, 0].copy()
 
 
-def matmul(a: np.ndarray, b: np.ndarray, fmt, mode, model=None) -> np.ndarray:
+def matmul(a: np.ndarray, b: np.ndarray, fmt, mode, model=None, product=None) -> np.ndarray:
     """``a @ b`` of format values under the accumulation model.
 
     **Rounding.** ``sequential``: each product correctly rounded, then each partial sum
@@ -173,7 +173,9 @@ def matmul(a: np.ndarray, b: np.ndarray, fmt, mode, model=None) -> np.ndarray:
     once (IEEE signed zeros; infinities and NaN as IEEE; no intermediate overflow). A
     wider format: the steps of ``fma`` rounded in it, the result rounded once into ``fmt``.
     Every model is exact in every format and mode (also ``t > 26`` and exponent ranges
-    beyond binary64's products).
+    beyond binary64's products). ``product``: the binary64 ``a @ b`` of 2-D arrays that the
+    exact model certifies (default NumPy's BLAS; LPTensor passes torch's, so that a torch
+    program runs one BLAS thread pool, not two fighting for the cores).
     """
     model = accumulation_model(model)
     a = np.asarray(a, dtype=np.float64)
@@ -188,10 +190,10 @@ def matmul(a: np.ndarray, b: np.ndarray, fmt, mode, model=None) -> np.ndarray:
         shape = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
         a3 = np.broadcast_to(a2, shape + a2.shape[-2:]).reshape((-1,) + a2.shape[-2:])
         b3 = np.broadcast_to(b2, shape + b2.shape[-2:]).reshape((-1,) + b2.shape[-2:])
-        result = np.stack([_matmul2(x, y, fmt, mode, model) for x, y in zip(a3, b3)])
+        result = np.stack([_matmul2(x, y, fmt, mode, model, product) for x, y in zip(a3, b3)])
         result = result.reshape(shape + result.shape[-2:])
     else:
-        result = _matmul2(a2, b2, fmt, mode, model)
+        result = _matmul2(a2, b2, fmt, mode, model, product)
     if a.ndim == 1:
         result = result[..., 0, :]
     if b.ndim == 1:
@@ -199,9 +201,9 @@ def matmul(a: np.ndarray, b: np.ndarray, fmt, mode, model=None) -> np.ndarray:
     return result
 
 
-def _matmul2(a, b, fmt, mode, model):
+def _matmul2(a, b, fmt, mode, model, product=None):
     if model == "exact":
-        return _exact_matmul(np.ascontiguousarray(a), np.ascontiguousarray(b), fmt, mode)
+        return _exact_matmul(np.ascontiguousarray(a), np.ascontiguousarray(b), fmt, mode, product)
     if model == "pairwise":
         if _products_exact(a, b, fmt):  # binary64 products are exact: round them
             with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as it should be
@@ -255,7 +257,7 @@ def _min_nonzero(x) -> float:
     return float(m.min()) if m.size else np.inf
 
 
-def _exact_matmul(a, b, fmt, mode):
+def _exact_matmul(a, b, fmt, mode, product=None):
     """``a @ b`` (2-D) under "exact": every entry the exact dot product rounded once
     (random word ``i*n + j`` of one key). Entries that binary64 provably gets exactly
     (:func:`_certified`) come from BLAS: from one product, or, when that certifies too
@@ -269,7 +271,7 @@ def _exact_matmul(a, b, fmt, mode):
     key = _key(mode)
     params = _core_params(fmt, mode)
     if m and n and kk and certify.worth_trying(fmt.t, kk):
-        out, ok = _interval_matmul(a, b, fmt, mode, key)
+        out, ok = _interval_matmul(a, b, fmt, mode, key, product)
         if ok.all():
             return out
         ii, jj = np.nonzero(~ok)
@@ -323,12 +325,12 @@ def _exact_matmul(a, b, fmt, mode):
     return out
 
 
-def _interval_matmul(a, b, fmt, mode, key):
+def _interval_matmul(a, b, fmt, mode, key, product=None):
     """``a @ b`` by BLAS and where that provably fixes the rounding of each exact entry
     (:mod:`lowprec.rounding.certify`, Cauchy-Schwarz for the sum of magnitudes)."""
     k = a.shape[1]
     with np.errstate(all="ignore"):
-        c = a @ b
+        c = a @ b if product is None else product(a, b)
         row, col = np.empty(a.shape[0]), np.empty(b.shape[1])
         _certificate.row_squares(a, row)
         _certificate.col_squares(b, col)

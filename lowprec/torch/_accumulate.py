@@ -122,7 +122,7 @@ def matmul(a: torch.Tensor, b: torch.Tensor, fmt: FloatFormat, mode: RoundingMod
     if _on_cpu(a, b) and not device_ops:
         work = a.shape[:-1].numel() * b.shape[-1] * a.shape[-1]  # multiply-adds, batch aside
         with serial_if_small(work):
-            out = np_accumulate.matmul(a.numpy(), b.numpy(), fmt, mode, model)
+            out = np_accumulate.matmul(a.numpy(), b.numpy(), fmt, mode, model, product=_torch_product)
         return _from_numpy(out)
     a2 = a.unsqueeze(0) if a.dim() == 1 else a
     b2 = b.unsqueeze(-1) if b.dim() == 1 else b
@@ -163,6 +163,13 @@ def _rounder(p, mode, r62):
         zeros = torch.zeros_like(flat)
         return round_pair(flat, zeros, zeros.to(torch.int64), p, mode, r62, ops=TORCH_OPS).reshape(v.shape)
     return round_fn
+
+
+def _torch_product(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Binary64 ``x @ y`` by torch's BLAS (its thread pool, not a second one of NumPy's)."""
+    def tensor(v):  # (broadcast views are read-only; torch wants writable memory)
+        return torch.from_numpy(v if v.flags.writeable else v.copy())
+    return tensor(x).matmul(tensor(y)).numpy()
 
 
 def _keyed_r62(n: int, device, mode: RoundingMode):

@@ -540,3 +540,15 @@ def test_arith_refuses_integers_it_would_round():
     with pytest.raises(lp.UnsupportedTypeError):
         lp.fma(np.array([2**60 + 1]), 1.0, 0.0, "bf16")
     assert arith.add(3, 0.5, "bf16") == 3.5 and arith.add(np.array([1.0], ">f8"), 1.0, "half")[0] == 2.0
+
+
+def test_jax_max_min_argmax_axis_out_of_range_is_axis_error():
+    jnp = pytest.importorskip("jax.numpy")
+    import lowprec.jax.numpy as lnp
+    a = lp.jax.asarray(jnp.ones((2, 3)), "bf16")
+    for f in (lnp.max, lnp.min, lnp.argmax, lnp.argmin):
+        with pytest.raises(np.exceptions.AxisError):
+            f(a, axis=2)
+        with pytest.raises(np.exceptions.AxisError):
+            f(a, -3)
+    assert np.array_equal(np.asarray(lnp.max(a, axis=-1).values), [1.0, 1.0])

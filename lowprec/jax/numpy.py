@@ -215,10 +215,24 @@ def _predicate(fn, name):
     return function
 
 
+#: Functions whose second positional parameter is ``axis``: an axis out of range is
+#: NumPy's ``AxisError`` (as for LPFloat and the reductions here), not JAX's ValueError.
+_AXIS_SECOND = {"max", "min", "amax", "amin", "argmax", "argmin", "sort", "argsort", "ptp", "nanmax", "nanmin",
+                "nanargmax", "nanargmin"}
+
+
+def _check_axis(name, ndim, args, kwargs):
+    axis = kwargs.get("axis", args[0] if (name in _AXIS_SECOND and args) else None)
+    if axis is not None and name in _AXIS_SECOND:
+        from numpy.lib.array_utils import normalize_axis_tuple
+        normalize_axis_tuple(axis, max(ndim, 1) if name in ("sort", "argsort") else ndim)
+
+
 def _structural(fn, name):
     def function(a, *args, **kwargs):
         if not isinstance(a, LPArray):
             raise UnsupportedTypeError(f"lp.jax.numpy.{name} takes an LPArray first.")
+        _check_axis(name, a.ndim, args, kwargs)
         return a._like(fn(a.values, *args, **kwargs))
     function.__name__ = name
     function.__doc__ = f"``jnp.{name}`` of the values; the format is kept, nothing is rounded."
@@ -238,6 +252,7 @@ def _structural_seq(fn, name):
 
 def _index(fn, name):
     def function(a, *args, **kwargs):
+        _check_axis(name, jnp.ndim(a.values if isinstance(a, LPArray) else a), args, kwargs)
         return fn(a.values if isinstance(a, LPArray) else a, *args, **kwargs)
     function.__name__ = name
     function.__doc__ = f"``jnp.{name}`` of the values: plain integer indices."

@@ -150,7 +150,7 @@ def test_certificate_covers_the_common_case():
         a = np.asarray(lp.chop(rng.standard_normal((64, 256)), fmt), dtype=np.float64)
         b = np.asarray(lp.chop(rng.standard_normal((256, 64)), fmt), dtype=np.float64)
         for mode in (1, 2, 4):
-            _, ok = A._interval_matmul(a, b, fmt, RoundingMode(mode), np.uint64(3))
+            _, ok, _ = A._interval_matmul(a, b, fmt, RoundingMode(mode), np.uint64(3))
             assert settled_only_by_exactness((a @ b)[~ok], fmt, mode).all(), (label, mode)
             assert ok.mean() > 0.9
             _, ok = A._certified_sums(a, fmt, RoundingMode(mode), np.uint64(3))
@@ -184,3 +184,21 @@ def test_boundary_family_against_the_oracle():
         checks = boundary_family(lp.format(label), np.random.default_rng(9), 4, rows=8, k=24,
                                  backends=("numpy",))
         assert all(c.ok for c in checks), [c for c in checks if not c.ok][:2]
+
+
+@pytest.mark.parametrize("mode", [1, 2, 3, 4, 5, 9])
+def test_many_uncertified_entries_take_the_full_path(mode):
+    """Most entries exact ties (no error bound can settle them), the others certified: the
+    fallback keeps the certified entries and reuses the BLAS product, and every entry is
+    the oracle's."""
+    from verification.accumulate import _keyed_bits, lp_matmul, oracle_dot
+    fmt = lp.format("half")
+    a = np.tile([[1.0, 2.0 ** -11, 2.0 ** -20]], (40, 1))
+    b = np.ones((3, 40))
+    b[1, ::3] = 0.0  # every third column: 1 + 2**-20, certified in the nearest modes
+    b[2, 1::3] = 0.0
+    got = lp_matmul(a, b, fmt, mode, "exact", seed=11)  # (the words of the first call after the seed)
+    bits = _keyed_bits(11, a.shape[0] * b.shape[1])
+    want = np.array([[oracle_dot(a[i], b[:, j], fmt, mode, "exact", bits[i * 40 + j]) for j in range(40)]
+                     for i in range(40)])
+    np.testing.assert_array_equal(got, want)

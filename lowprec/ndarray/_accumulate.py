@@ -270,18 +270,19 @@ def _exact_matmul(a, b, fmt, mode, product=None):
     n = b.shape[1]
     key = _key(mode)
     params = _core_params(fmt, mode)
+    done, product_ab = None, None  # entries the interval certificate fixed; its BLAS product
     if m and n and kk and certify.worth_trying(fmt.t, kk):
-        out, ok = _interval_matmul(a, b, fmt, mode, key, product)
-        if ok.all():
-            return out
-        ii, jj = np.nonzero(~ok)
+        fixed, done, product_ab = _interval_matmul(a, b, fmt, mode, key, product)
+        if done.all():
+            return fixed
+        ii, jj = np.nonzero(~done)
         if ii.size < 8 * (m + n):  # a few entries: split each product where it is needed
             cols, jj_at = np.unique(jj, return_inverse=True)  # (transposing all of b costs more)
             bt = np.ascontiguousarray(b[:, cols].T)
-            _exact_sum.dots_exact_direct(a, bt, ii, jj, jj_at.reshape(-1), out, *params, key, 0)
-            return out
-    out = np.empty((m, n))
-    todo = np.ones((m, n), dtype=bool)
+            _exact_sum.dots_exact_direct(a, bt, ii, jj, jj_at.reshape(-1), fixed, *params, key, 0)
+            return fixed
+    out = np.empty((m, n)) if done is None else fixed.copy()
+    todo = np.ones((m, n), dtype=bool) if done is None else ~done
     if m and n and kk and fmt.t <= 26:  # wider formats: no binary64 product is certified
         sa, sb = _stats(a, rows=True), _stats(b, rows=False)
         ok = _certified(sa, sb, fmt, kk)
@@ -299,7 +300,7 @@ def _exact_matmul(a, b, fmt, mode, product=None):
         if ok.any():
             if lo is None:
                 with np.errstate(all="ignore"):
-                    c = a @ b
+                    c = a @ b if product_ab is None else product_ab  # (not computed twice)
             ok &= (c != 0) & (np.abs(c) < np.inf)
         else:
             c = np.zeros((m, n))
@@ -312,9 +313,11 @@ def _exact_matmul(a, b, fmt, mode, product=None):
         _round_keyed(c, out, fmt, mode, key)
         if lo is not None:
             _exact_sum.round_pairs(c.reshape(-1), lo.reshape(-1), ok.reshape(-1), out.reshape(-1), *params, key, 0)
-        if ok.all():
+        todo = ~ok if done is None else ~ok & ~done
+        if done is not None:  # round(c) above is not theirs where c is not certified exact
+            out[done] = fixed[done]
+        if not todo.any():
             return out
-        todo = ~ok
     else:
         bt = np.ascontiguousarray(b.T)
     ii, jj = np.nonzero(todo)
@@ -326,8 +329,9 @@ def _exact_matmul(a, b, fmt, mode, product=None):
 
 
 def _interval_matmul(a, b, fmt, mode, key, product=None):
-    """``a @ b`` by BLAS and where that provably fixes the rounding of each exact entry
-    (:mod:`lowprec.rounding.certify`, Cauchy-Schwarz for the sum of magnitudes)."""
+    """``(rounded, ok, c)``: ``c = a @ b`` by BLAS, its rounding, and where that provably
+    is the rounding of each exact entry (:mod:`lowprec.rounding.certify`, Cauchy-Schwarz
+    for the sum of magnitudes)."""
     k = a.shape[1]
     with np.errstate(all="ignore"):
         c = a @ b if product is None else product(a, b)
@@ -336,8 +340,8 @@ def _interval_matmul(a, b, fmt, mode, key, product=None):
         _certificate.col_squares(b, col)
         row = certify.norm_bound(row, k, 64, np)
         col = certify.norm_bound(col, k, 64, np)
-        g, _ = certify.constants(k, 64)
-        return _round_certified(c, row * (1 + 2 * g), col, k, fmt, mode, key)
+        g, _ = certify.constants(k, 64)  # (1 + 2g): the rounding of the norms' product
+        return (*_round_certified(c, row * (1 + 2 * g), col, k, fmt, mode, key), c)
 
 
 class _KeySpec(NamedTuple):

@@ -220,3 +220,28 @@ def test_e11_products_beyond_binary64(x64):
                 got = (a @ b).values[0, 0]
             want = oracle_dot([v, v], [v, v], f, {"up": 2, "toward_zero": 4}[mode], model)
             assert bits(np.array(got)) == bits(np.array(want)), (v, mode, model, got, want)
+
+
+@pytest.mark.parametrize("name", ["half", "bf16"])
+def test_in_jax_certificate_path_off_the_cpu_equals_lpfloat(name, monkeypatch):
+    """The path other backends take (lowprec.jax._superacc: the interval certificate, then
+    the superaccumulator only if some entry needs it), forced on the CPU: eager (checked
+    in Python) and under jit (lax.cond), certified and tie entries alike, as LPFloat."""
+    from lowprec.jax import _host
+    monkeypatch.setattr(_host, "on_host", lambda: False)
+    rng = np.random.default_rng(2)
+    a = np.asarray(lp.chop(rng.standard_normal((6, 16)), name), np.float64)
+    b = np.asarray(lp.chop(rng.standard_normal((16, 5)), name), np.float64)
+    ties = np.tile([[1.0, 2.0 ** -8 if name == "bf16" else 2.0 ** -11]], (3, 1))  # exact midpoints
+    for mode in ("nearest_even", "up"):
+        x, y = lpa(a, name, mode, jnp.float32), lpa(b, name, mode, jnp.float32)
+        with lp.accumulate("exact"):
+            want_mm = np.asarray(lp.asarray(a, name, mode) @ lp.asarray(b, name, mode), np.float64)
+            want_sum = np.asarray(np.sum(lp.asarray(ties, name, mode), axis=1), np.float64)
+        got = np.asarray(lnp.matmul(x, y, model="exact").values, np.float64)
+        np.testing.assert_array_equal(got, want_mm)
+        jitted = jax.jit(lambda u, v: lnp.matmul(u, v, model="exact").values)
+        np.testing.assert_array_equal(np.asarray(jitted(x, y), np.float64), want_mm)
+        t = lpa(ties, name, mode, jnp.float32)
+        got_sum = np.asarray(lnp.sum(t, axis=1, model="exact").values, np.float64)
+        np.testing.assert_array_equal(got_sum, want_sum)

@@ -20,7 +20,9 @@ import textwrap
 
 import pytest
 
-TIMEOUT = 60
+#: A deadlock never ends; a child on a cold numba cache (a fresh clone, CI) compiles its
+#: kernels first, which took over 60 s on 2 busy cores: the bound is generous.
+TIMEOUT = 300
 
 # Results computed in a child process or thread must equal the same calls run serially here.
 COMMON = """

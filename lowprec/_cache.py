@@ -13,12 +13,19 @@ when that is writable, else into a temporary directory for this process (with on
 :class:`~lowprec.LowprecWarning`), and first links the read-only ``__pycache__``'s
 entries into it, so that a pre-built cache is used and nothing is compiled again. numba
 checks each entry's source hash and CPU as usual, so a stale entry is simply recompiled.
+
+numba's source hash is that of the kernel's own file, but a kernel carries compiled copies
+of every ``inline`` or called kernel from other files: after an edit of ``_kernels.py``, a
+cached kernel of ``_certificate.py`` would still run the old rounding. So every locator
+lowprec's files get stamps them with one hash of *all* of lowprec's kernel sources
+(:func:`kernel_stamp`): an edit of any of them recompiles every kernel on its next use.
 """
 
 from __future__ import annotations
 
 import atexit
 import glob
+import hashlib
 import os
 import shutil
 import tempfile
@@ -31,6 +38,29 @@ _PKG = os.path.dirname(os.path.abspath(__file__))
 _temp_root: Optional[str] = None
 #: Cache directories already seeded from the package's ``__pycache__`` in this process.
 _seeded: set = set()
+
+
+#: The hash of lowprec's kernel sources, computed on first need.
+_stamp: Optional[str] = None
+
+
+def kernel_stamp() -> str:
+    """One hash of every lowprec source file that defines numba kernels (those that
+    mention ``njit`` or ``intrinsic``), by relative path and content."""
+    global _stamp
+    if _stamp is None:
+        h = hashlib.sha256()
+        for path in sorted(glob.glob(os.path.join(glob.escape(_PKG), "**", "*.py"), recursive=True)):
+            with open(path, "rb") as f:
+                text = f.read()
+            if b"njit" in text or b"intrinsic" in text:
+                h.update(os.path.relpath(path, _PKG).encode() + b"\0" + hashlib.sha256(text).digest())
+        _stamp = h.hexdigest()
+    return _stamp
+
+
+def _ours(py_file: str) -> bool:
+    return os.path.abspath(py_file).startswith(_PKG + os.sep)
 
 
 def _writable(path: str) -> bool:
@@ -106,9 +136,12 @@ def _locator_class():
         def get_cache_path(self):
             return self._cache_path
 
+        def get_source_stamp(self):
+            return kernel_stamp()
+
         @classmethod
         def from_function(cls, py_func, py_file):
-            if not os.path.abspath(py_file).startswith(_PKG + os.sep):
+            if not _ours(py_file):
                 return None
             try:
                 return super().from_function(py_func, py_file)
@@ -116,6 +149,22 @@ def _locator_class():
                 return None
 
     return caching, ReadOnlyInstallLocator
+
+
+def _stamped(base):
+    """``base`` (one of numba's locators) for lowprec's files only, stamped with
+    :func:`kernel_stamp`."""
+
+    class Stamped(base):
+        def get_source_stamp(self):
+            return kernel_stamp()
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            return super().from_function(py_func, py_file) if _ours(py_file) else None
+
+    Stamped.__name__ = Stamped.__qualname__ = "Lowprec" + base.__name__
+    return Stamped
 
 
 def install() -> None:
@@ -130,3 +179,7 @@ def install() -> None:
     if any(c.__name__ == locator.__name__ for c in classes):
         return
     classes.insert(classes.index(in_tree) + 1 if in_tree in classes else 0, locator)
+    for name in ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator"):
+        base = getattr(caching, name, None) or getattr(caching, "_" + name, None)
+        if base in classes:  # stamped, just before numba's own
+            classes.insert(classes.index(base), _stamped(base))

@@ -383,21 +383,31 @@ def _round_contiguous(src: np.ndarray, dst: np.ndarray, spec: RoundSpec, params,
     s = src.reshape(-1).view(real)
     d = dst.reshape(-1).view(real)
     storage = STORAGES[real]
-    bias = storage.emax
     key = spec.key()
-    common = (storage.sig_bits, bias, params.t, params.emin, params.subnormal, params.xmax,
-              params.overflow_value, params.inf_value, params.negzero, params.signed, int(spec.mode), key, 0)
     ints = _INT_VIEW[real]
     if params.t <= storage.sig_bits:
-        lo, hi, top = fast_range(params, real)
-        sign_bit = np.int64(-(2**63)) if real == np.float64 else np.int64(2**31)
-        if not params.signed:  # then negative inputs fail the fast range test
-            sign_bit = np.int64(0)
-        lo, emin_field = _subnormal_extension(params, storage, real, lo)
         kernel = _kernels.round_array_fast_serial if s.size < _SERIAL_BELOW else _kernels.round_array_fast
-        kernel(s, s.view(ints), d, d.view(ints), *common, lo, hi, top, sign_bit, emin_field)
+        kernel(s, s.view(ints), d, d.view(ints), *fast_arguments(params, spec.mode, key, real))
     else:  # the format's precision is the storage's: only range and specials change
-        _kernels.round_array(s, s.view(ints), d, *common)
+        _kernels.round_array(s, s.view(ints), d, *_common_arguments(params, spec.mode, key, real))
+
+
+def _common_arguments(params, mode, key, real: np.dtype) -> tuple:
+    storage = STORAGES[real]
+    return (storage.sig_bits, storage.emax, params.t, params.emin, params.subnormal, params.xmax,
+            params.overflow_value, params.inf_value, params.negzero, params.signed, int(mode), key, 0)
+
+
+def fast_arguments(params, mode, key, real: np.dtype) -> tuple:
+    """The arguments of :func:`lowprec.rounding._kernels.round_array_fast` after the four
+    arrays (``t`` below the storage's precision), for other kernels that round the same way."""
+    storage = STORAGES[real]
+    lo, hi, top = fast_range(params, real)
+    sign_bit = np.int64(-(2**63)) if real == np.float64 else np.int64(2**31)
+    if not params.signed:  # then negative inputs fail the fast range test
+        sign_bit = np.int64(0)
+    lo, emin_field = _subnormal_extension(params, storage, real, lo)
+    return (*_common_arguments(params, mode, key, real), lo, hi, top, sign_bit, emin_field)
     if spec.flip:
         _kernels.flip_bits(
             d, d.view(_INT_VIEW[real]), storage.sig_bits, bias, params.t, params.emin, params.xmax,

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..arith import binary, exact_in_binary64
-from ..chop import chop, fast_range
+from ..chop import chop, fast_arguments, fast_range
 from ..errors import UnsupportedOperationError
 from ..formats import FloatFormat
 from ..policy import accumulation_model
@@ -122,31 +122,38 @@ def _round_certified(c, row, col, k, fmt, mode, key):
     """``(rounded c, ok)`` for the 2-D float result ``c`` of sums of ``k`` terms whose
     magnitudes sum to at most ``row[i] * col[j]`` (up to float rounding): where ``ok``, the
     rounding of ``c`` is provably that of the exact result (:mod:`lowprec.rounding.certify`),
-    random word ``i`` of ``key`` for flat element ``i``."""
+    random word ``i`` of ``key`` for flat element ``i``. In the deterministic modes
+    ``rounded`` is the rounding of ``c`` everywhere."""
+    g, eta = certify.constants(k, 64)
+    if mode.is_stochastic:  # both ends rounded with the same random words
+        err = certify.error_bound(c, row[:, None] * col[None, :], k, 64, np)
+        return certify.certified(c, err, _rounder(fmt, mode, key), fmt.emin, 64, np, fmt.subnormal)
+    # one rounding; the interval checked against the cell of the result, in its pass
+    c = np.ascontiguousarray(c, dtype=np.float64)
+    r = np.empty(c.shape)
+    ok = np.empty(c.shape, dtype=np.bool_)
+    p = rounding_params(fmt)
+    floor = certify.floor_of(fmt.emin, 64, fmt.subnormal)
+    nbad = _certificate.round_certify(c, c.view(np.int64), r, r.view(np.int64),
+                                      *fast_arguments(p, mode, key, np.dtype(np.float64)), row * (1 + 2 * g), col,
+                                      g, eta, floor, float(p.xmax), np.array(_certificate.CELLS[mode]), ok)
+    if nbad:  # what the cells leave out (overflow, binade edges): both ends rounded
+        bad = np.flatnonzero(~ok)
+        i, j = np.divmod(bad, c.shape[1])
+        cb = c.reshape(-1)[bad]
+        err = certify.error_bound(cb, row[i] * col[j % col.size], k, 64, np)
+        rb, okb = certify.certified(cb, err, _rounder(fmt, mode, key), fmt.emin, 64, np, fmt.subnormal)
+        ok.reshape(-1)[bad[okb]] = True  # (rb is r there)
+    return r, ok
+
+
+def _rounder(fmt, mode, key):
+    """Rounding of an array into ``fmt`` with random word ``i`` of ``key`` for flat element ``i``."""
     def round_fn(v):
         r = np.empty(v.shape)
         _round_keyed(v, r, fmt, mode, key)
         return r
-    g, eta = certify.constants(k, 64)
-    if mode.is_stochastic:  # both ends rounded with the same random words
-        err = certify.error_bound(c, row[:, None] * col[None, :], k, 64, np)
-        r, ok = certify.certified(c, err, round_fn, fmt.emin, 64, np, fmt.subnormal)
-    else:  # one rounding; the interval checked against the cell of the result
-        r = round_fn(c)
-        ok = np.empty(c.shape, dtype=np.bool_)
-        p = rounding_params(fmt)
-        floor = certify.floor_of(fmt.emin, 64, fmt.subnormal)
-        _certificate.certify_rounded(c, r, row * (1 + 2 * g), col, g, eta, floor, float(p.xmax), fmt.t, fmt.emin,
-                                     np.array(_certificate.CELLS[mode]), ok)
-        bad = np.flatnonzero(~ok)
-        if bad.size:  # what the cells leave out (overflow, binade edges): both ends rounded
-            i, j = np.divmod(bad, c.shape[1])
-            cb = c.reshape(-1)[bad]
-            err = certify.error_bound(cb, row[i] * col[j % col.size], k, 64, np)
-            rb, okb = certify.certified(cb, err, round_fn, fmt.emin, 64, np, fmt.subnormal)
-            r.reshape(-1)[bad[okb]] = rb[okb]
-            ok.reshape(-1)[bad[okb]] = True
-    return r, ok
+    return round_fn
 
 
 def _pairwise(op, rows, fmt, mode):
@@ -270,9 +277,9 @@ def _exact_matmul(a, b, fmt, mode, product=None):
     n = b.shape[1]
     key = _key(mode)
     params = _core_params(fmt, mode)
-    done, product_ab = None, None  # entries the interval certificate fixed; its BLAS product
+    done, product_ab, stats = None, None, None  # what the interval certificate fixed; its BLAS product
     if m and n and kk and certify.worth_trying(fmt.t, kk):
-        fixed, done, product_ab = _interval_matmul(a, b, fmt, mode, key, product)
+        fixed, done, product_ab, stats = _interval_matmul(a, b, fmt, mode, key, product)
         if done.all():
             return fixed
         ii, jj = np.nonzero(~done)
@@ -284,7 +291,7 @@ def _exact_matmul(a, b, fmt, mode, product=None):
     out = np.empty((m, n)) if done is None else fixed.copy()
     todo = np.ones((m, n), dtype=bool) if done is None else ~done
     if m and n and kk and fmt.t <= 26:  # wider formats: no binary64 product is certified
-        sa, sb = _stats(a, rows=True), _stats(b, rows=False)
+        sa, sb = stats or (_stats(a, rows=True), _stats(b, rows=False))
         ok = _certified(sa, sb, fmt, kk)
         lo = None
         if ok.mean() < 0.9:
@@ -329,19 +336,33 @@ def _exact_matmul(a, b, fmt, mode, product=None):
 
 
 def _interval_matmul(a, b, fmt, mode, key, product=None):
-    """``(rounded, ok, c)``: ``c = a @ b`` by BLAS, its rounding, and where that provably
-    is the rounding of each exact entry (:mod:`lowprec.rounding.certify`, Cauchy-Schwarz
-    for the sum of magnitudes)."""
-    k = a.shape[1]
+    """``(rounded, ok, c, stats)``: ``c = a @ b`` by BLAS, its rounding, and where that
+    provably is the rounding of each exact entry: by :mod:`lowprec.rounding.certify`
+    (Cauchy-Schwarz for the sum of magnitudes), or, for what that leaves (exact ties and
+    grid hits), where ``c`` is exact (:func:`_spans`) and nonzero. ``stats``: the
+    :func:`_stats` of the rows of ``a`` and the columns of ``b``."""
+    m, k = a.shape
     with np.errstate(all="ignore"):
+        # before BLAS: its threads spin a while after it, and slow what runs then
+        (row, sa), (col, sb) = _summaries(a, rows=True), _summaries(b, rows=False)
         c = a @ b if product is None else product(a, b)
-        row, col = np.empty(a.shape[0]), np.empty(b.shape[1])
-        _certificate.row_squares(a, row)
-        _certificate.col_squares(b, col)
         row = certify.norm_bound(row, k, 64, np)
         col = certify.norm_bound(col, k, 64, np)
         g, _ = certify.constants(k, 64)  # (1 + 2g): the rounding of the norms' product
-        return (*_round_certified(c, row * (1 + 2 * g), col, k, fmt, mode, key), c)
+        r, ok = _round_certified(c, row * (1 + 2 * g), col, k, fmt, mode, key)
+    bad = np.flatnonzero(~ok)
+    stats = sa, sb
+    if not bad.size or fmt.t > 26:
+        return r, ok, c, stats
+    pa, pb = _spans(*stats, fmt, k)
+    i, j = np.divmod(bad, c.shape[1])
+    exact = ((pa[0][i] + pb[0][j] <= 0) & (pa[1][i] + pb[1][j] >= 0) & (pa[2][i] + pb[2][j] <= 0)
+             & (c.reshape(-1)[bad] != 0))
+    if exact.any():
+        if mode.is_stochastic:  # r is the rounding of an end of the interval
+            r.reshape(-1)[bad[exact]] = _rounder(fmt, mode, key)(c).reshape(-1)[bad[exact]]
+        ok.reshape(-1)[bad[exact]] = True
+    return r, ok, c, stats
 
 
 class _KeySpec(NamedTuple):
@@ -368,37 +389,61 @@ def _round_keyed(x, out, fmt, mode, key):
 
 def _stats(x, rows: bool):
     """Per row (or column) of ``x``: the largest magnitude, the smallest nonzero one and
-    whether all are finite (:func:`lowprec.rounding._exact_sum.row_stats`)."""
+    whether all are finite (:func:`_summaries`)."""
+    return _summaries(x, rows)[1]
+
+
+def _summaries(x, rows: bool):
+    """``(sums of squares, (largest finite magnitudes, smallest nonzero ones (inf if
+    none), all finite))`` of the rows (or columns) of ``x``, in one pass."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
     n = x.shape[0] if rows else x.shape[1]
-    big, small, finite = np.empty(n), np.empty(n), np.empty(n, dtype=np.bool_)
-    (_exact_sum.row_stats if rows else _exact_sum.col_stats)(np.ascontiguousarray(x), big, small, finite)
-    return big, small, finite
+    squares, top, low = np.empty(n), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    (_certificate.row_summaries if rows else _certificate.col_summaries)(x, x.view(np.int64), squares, top, low)
+    finite = top < _INF_BITS
+    big = np.where(finite, top.view(np.float64), 0.0)
+    small = np.where(low < _INF_BITS, low.view(np.float64), np.inf)
+    return squares, (big, small, finite)
 
 
-def _certified(sa, sb, fmt, k) -> np.ndarray:
-    """Where ``(a @ b)[i, j]`` is exact in binary64 whatever the order of the sum, from the
-    row statistics ``sa`` of ``a`` and the column statistics ``sb`` of ``b``
-    (:func:`_stats`). Every nonzero format value ``x`` is a multiple of ``2**(max(e_x, emin)
-    - t + 1)``: the products of row ``i`` and column ``j`` are multiples of ``2**(qa_i +
-    qb_j)`` below ``2**(ea_i + eb_j)``, and so is every partial sum (times ``k``). Exact
-    when that takes at most 53 bits, the quantum is at least binary64's ``2**-1074`` and
-    the bound stays below ``2**1020``."""
+_INF_BITS = int(np.array(np.inf).view(np.int64))
+
+
+def _spans(sa, sb, fmt, k):
+    """``(span_a, span_b)``, int64 of shapes ``(3, rows of a)`` and ``(3, columns of b)``:
+    ``(a @ b)[i, j]`` is exact in binary64 whatever the order of the sum where
+    ``span_a[0, i] + span_b[0, j] <= 0``, ``span_a[1, i] + span_b[1, j] >= 0`` and
+    ``span_a[2, i] + span_b[2, j] <= 0``, from the row statistics ``sa`` of ``a`` and the
+    column statistics ``sb`` of ``b`` (:func:`_stats`). Every nonzero format value ``x`` is
+    a multiple of ``2**(max(e_x, emin) - t + 1)``: the products of row ``i`` and column
+    ``j`` are multiples of ``2**(qa_i + qb_j)`` below ``2**(ea_i + eb_j)``, and so is every
+    partial sum (times ``k``). Exact when that takes at most 53 bits, the quantum is at
+    least binary64's ``2**-1074`` and the bound stays below ``2**1020``. Never where the
+    products themselves may not be exact (``t > 26``) or a value is not finite."""
     width = int(np.ceil(np.log2(k))) if k > 1 else 0
 
     def parts(s):
         big, small, finite = s
         top = np.frexp(big)[1].astype(np.int64)  # big < 2**top
         quantum = np.maximum(np.frexp(np.where(small < np.inf, small, 1.0))[1] - 1, fmt.emin) - (fmt.t - 1)
-        return top, quantum.astype(np.int64), np.where(finite, top - quantum, 10 ** 6)
+        never = ~finite | (fmt.t > 26)
+        return np.stack([np.where(never, 10 ** 6, top - quantum), quantum.astype(np.int64), top])
 
-    ta, qa, spa = parts(sa)
-    tb, qb, spb = parts(sb)
-    if qa.min() + qb.min() < -1074 or ta.max() + tb.max() + width > 1020:  # rare: per entry
-        return ((spa[:, None] + spb[None, :] + width <= 53) & (qa[:, None] + qb[None, :] >= -1074)
-                & (ta[:, None] + tb[None, :] + width <= 1020))
-    if spa.max() + spb.max() + width <= 53:
-        return np.ones((spa.size, spb.size), dtype=bool)
-    return spb.astype(np.int32)[None, :] <= (53 - width - spa).astype(np.int32)[:, None]
+    pa, pb = parts(sa), parts(sb)
+    pa += np.array([[width - 53], [1074], [width - 1020]])
+    return pa, pb
+
+
+def _certified(sa, sb, fmt, k) -> np.ndarray:
+    """Where ``(a @ b)[i, j]`` is exact in binary64 whatever the order of the sum
+    (:func:`_spans`)."""
+    pa, pb = _spans(sa, sb, fmt, k)
+    if pa[0].max() + pb[0].max() <= 0 and pa[1].min() + pb[1].min() >= 0 and pa[2].max() + pb[2].max() <= 0:
+        return np.ones((pa.shape[1], pb.shape[1]), dtype=bool)
+    if pa[1].min() + pb[1].min() >= 0 and pa[2].max() + pb[2].max() <= 0:  # the common case
+        return pb[0].astype(np.int32)[None, :] <= (-pa[0]).astype(np.int32)[:, None]
+    return ((pa[0][:, None] + pb[0][None, :] <= 0) & (pa[1][:, None] + pb[1][None, :] >= 0)
+            & (pa[2][:, None] + pb[2][None, :] <= 0))
 
 
 def _split(a, fmt, sa):

@@ -687,47 +687,6 @@ def matmul_fused(a, b, out, t, emin, subnormal, xmax, over_val, inf_val, negzero
             out[i, j] = acc
 
 
-# ----------------------------------------------------------------------------- certificates
-
-@nb.njit(parallel=True, **_JIT)
-def row_stats(x, big, small, finite):
-    """Per row of the 2-D ``x``: the largest magnitude, the smallest nonzero one (inf if
-    none) and whether every element is finite."""
-    n, k = x.shape
-    for i in nb.prange(n):
-        b = 0.0
-        s = np.inf
-        f = True
-        for j in range(k):
-            v = abs(np.float64(x[i, j]))
-            if not v < np.inf:
-                f = False
-            else:
-                b = max(b, v)
-                if v > 0.0:
-                    s = min(s, v)
-        big[i] = b
-        small[i] = s
-        finite[i] = f
-
-
-@nb.njit(**_JIT)
-def col_stats(x, big, small, finite):
-    """:func:`row_stats` per column (one pass over the rows, vectorized along them)."""
-    n, k = x.shape
-    for j in range(k):
-        big[j] = 0.0
-        small[j] = np.inf
-        finite[j] = True
-    for i in range(n):
-        for j in range(k):
-            v = abs(np.float64(x[i, j]))
-            ok = v < np.inf
-            finite[j] = finite[j] and ok
-            big[j] = max(big[j], v if ok else 0.0)
-            small[j] = min(small[j], v if (ok and v > 0.0) else np.inf)
-
-
 @nb.njit(parallel=True, **_JIT)
 def round_pairs(hi, lo, ok, out, t, emin, subnormal, xmax, over_val, inf_val, negzero, signed, mode, key, offset):
     """``out.flat[i] = round(hi[i] + lo[i])`` (an exact pair, e.g. from TwoSum) where

@@ -390,6 +390,9 @@ def _round_contiguous(src: np.ndarray, dst: np.ndarray, spec: RoundSpec, params,
         kernel(s, s.view(ints), d, d.view(ints), *fast_arguments(params, spec.mode, key, real))
     else:  # the format's precision is the storage's: only range and specials change
         _kernels.round_array(s, s.view(ints), d, *_common_arguments(params, spec.mode, key, real))
+    if spec.flip:
+        _kernels.flip_bits(d, d.view(ints), storage.sig_bits, storage.emax, params.t, params.emin, params.xmax,
+                           spec.fmt.has_nan, spec.p, key ^ _FLIP_STREAM, 0)
 
 
 def _common_arguments(params, mode, key, real: np.dtype) -> tuple:
@@ -408,11 +411,6 @@ def fast_arguments(params, mode, key, real: np.dtype) -> tuple:
         sign_bit = np.int64(0)
     lo, emin_field = _subnormal_extension(params, storage, real, lo)
     return (*_common_arguments(params, mode, key, real), lo, hi, top, sign_bit, emin_field)
-    if spec.flip:
-        _kernels.flip_bits(
-            d, d.view(_INT_VIEW[real]), storage.sig_bits, bias, params.t, params.emin, params.xmax,
-            spec.fmt.has_nan, spec.p, key ^ _FLIP_STREAM, 0,
-        )
 
 
 def _subnormal_extension(params, storage, real: np.dtype, lo: int):

@@ -25,6 +25,8 @@ plain values in binary64 and its float results are rounded once (with a warning)
 
 from __future__ import annotations
 
+import sys
+
 import warnings
 from typing import Callable, Dict, Sequence, Tuple
 
@@ -225,7 +227,9 @@ def semantics(function) -> str:
     Parameters
     ----------
     function : callable
-        A NumPy function (``np.sum``, ``np.linalg.solve``, ...) or ufunc.
+        A NumPy function (``np.sum``, ``np.linalg.solve``, ...) or ufunc, or a torch function
+        (``torch.exp``, ``torch.nn.functional.softmax``, ``torch.Tensor.add_``): then what
+        :class:`lowprec.torch.LPTensor` does with it, in the categories of :mod:`lowprec.ops`.
 
     Returns
     -------
@@ -234,6 +238,10 @@ def semantics(function) -> str:
         or raises :class:`~lowprec.errors.UnsupportedOperationError`.
     """
     from ._ufuncs import category
+    torch = sys.modules.get("torch")
+    if torch is not None and _is_torch_function(function, torch):
+        from ..torch._table import semantics as torch_semantics
+        return torch_semantics(function)
     name = getattr(function, "__name__", str(function))
     if isinstance(function, np.ufunc):
         try:
@@ -254,6 +262,14 @@ def semantics(function) -> str:
         return f"np.{name}: NumPy's code, every ufunc and reduction inside emulated"
     return (f"np.{name}: unsupported (raises UnsupportedOperationError; "
             "with lp.policy(unknown='round_once') computes in binary64 and rounds once)")
+
+
+def _is_torch_function(function, torch) -> bool:
+    module = getattr(function, "__module__", None) or ""
+    if module.startswith("torch"):
+        return True
+    owner = getattr(function, "__objclass__", None)  # Tensor methods (torch._C.TensorBase)
+    return owner is not None and isinstance(owner, type) and issubclass(torch.Tensor, owner)
 
 
 #: NumPy's binary writers keep only the values: an emulated array's format would be lost.

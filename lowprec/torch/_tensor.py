@@ -2,15 +2,20 @@
 
 A ``torch.Tensor`` subclass (``__torch_function__``, MODELS.md 6.7) whose values lie on
 the grid of ``.format``; ``.rmode`` is the rounding mode of every result computed from
-it. Operations are classified by what they do to values:
+it. Operations are classified by what they do to values, in the categories of the op
+vocabulary (:mod:`lowprec.ops`), by the table of :mod:`lowprec.torch._table` (keyed by
+the callable; ``lp.semantics(F.softmax)`` says which category a function has):
 
 * **correctly rounded** (``+ - * /``, ``sqrt``, their methods, operators, reflected and
   in-place forms): the exact result rounded once, bit-identical to ``LPFloat``
   (:func:`elementwise`: the numba kernels of :func:`lowprec.arith.binary` on CPU
   tensors, error-free transformations and :func:`lowprec.rounding.array_api.round_pair`
   on other devices);
-* **passthrough** (shape, indexing, copies, device moves, selections such as ``max`` or
+* **moves values** (shape, indexing, copies, device moves, selections such as ``max`` or
   ``sort``): the format is kept, nothing is rounded;
+* **rounded elementwise** (``exp``, ``tanh``, ``sigmoid``, the activations of
+  ``torch.nn.functional``, ``addcdiv``, ``clamp``, ``dropout``): computed in the storage
+  dtype from operands in the format, the result rounded once;
 * **accumulating** (``matmul``, ``mm``, ``bmm``, ``mv``, ``dot``, ``linear``,
   ``conv1d/2d/3d``, ``sum``, ``mean``): under the accumulation model in force
   (:func:`lowprec.accumulate`; default ``"sequential"``), bit-identical to ``LPFloat``
@@ -24,9 +29,17 @@ it. Operations are classified by what they do to values:
   other accumulating functions (``einsum``, ``addbmm``, ``bilinear``, ``conv_transpose*``,
   ``nanmean``, other norms) raise :class:`UnsupportedOperationError` under every model
   (never a float64 result rounded once);
-* everything else with a floating result: computed in the storage dtype, rounded once.
+* **unsupported**: everything else with a floating result, unlisted functions included
+  (``softmax``, ``logsumexp``, ``layer_norm``, ``batch_norm``, ``cross_entropy``,
+  ``torch.linalg``, pooling by averages, ...): :class:`UnsupportedOperationError`, never a
+  float32 result rounded once; ``with lp.policy(unknown="round_once"):`` does that
+  knowingly, with a :class:`~lowprec.LowprecWarning`. An unlisted in-place function is
+  refused before it runs. Take ``.as_plain()`` to leave the emulation (e.g. a loss in
+  float32).
 
-Non-floating results (comparisons, ``argmax``, ...) come back as plain tensors. Plain
+**Plain results**: comparisons, ``argmax``, metadata, and new tensors made like an
+LPTensor (``zeros_like``, ``new_zeros``: torch's optimizers make their state so, which in an
+8-bit format would round ``eps`` to 0) come back as plain tensors. Plain
 float tensors and Python numbers are *weak*: rounded into the result format first.
 In-place operations, ``copy_`` and ``__setitem__`` round what they store into the
 target's format.
@@ -47,6 +60,7 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import warnings
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -54,13 +68,15 @@ import torch
 from torch.overrides import get_default_nowrap_functions
 from torch.utils._pytree import tree_flatten, tree_map
 
-from ..errors import UnsupportedOperationError, UnsupportedTypeError
+from ..errors import LowprecWarning, UnsupportedOperationError, UnsupportedTypeError
+from .. import ops
+from ..policy import unknown_policy
 from ..formats import FloatFormat
 from ..policy import accumulation_model
 from ..promotion import result_format, result_mode
 from ..rounding import RoundingMode
 from ..rounding.array_api import ADD, DIVIDE, MULTIPLY, SQRT, SUBTRACT, round_op
-from . import _accumulate
+from . import _accumulate, _table
 from ..random import derived_seed
 from ._chop import call_key, params_for, random62, round_like_spec, serial_if_small
 from ._ops import TORCH_OPS, splitmix62
@@ -89,28 +105,8 @@ CORRECTLY_ROUNDED[_T.__rtruediv__] = (DIVIDE, True)
 for _f in (torch.sqrt, _T.sqrt):
     CORRECTLY_ROUNDED[_f] = (SQRT, False)
 
-_PASSTHROUGH_NAMES = """
-view view_as reshape reshape_as transpose t permute squeeze unsqueeze flatten unflatten expand
-expand_as contiguous clone detach to cpu cuda __getitem__ narrow select split chunk unbind flip
-fliplr flipud roll rot90 index_select gather take take_along_dim masked_select cat concat
-concatenate stack hstack vstack dstack where movedim moveaxis swapaxes swapdims repeat
-repeat_interleave tile broadcast_to squeeze_ unsqueeze_ abs absolute max min amax amin maximum
-minimum sort topk msort median kthvalue cummax cummin relu neg negative positive float double
-type_as pin_memory requires_grad_ detach_ share_memory_ retain_grad
-""".split()
-_INPLACE_PLAIN = {"requires_grad_", "detach_", "share_memory_", "retain_grad", "squeeze_",
-                  "unsqueeze_", "transpose_", "t_", "swapdims_", "swapaxes_", "resize_",
-                  "resize_as_", "set_", "as_strided_", "record_stream"}
 _SIGNED_ONLY = {"neg", "negative"}  # exact only when the format has negative values
 
-_ACCUMULATING_NAMES = """
-matmul __matmul__ __rmatmul__ mm bmm mv dot vdot inner outer linear bilinear conv1d conv2d conv3d
-conv_transpose1d conv_transpose2d conv_transpose3d sum mean nansum nanmean einsum addmm addmv
-baddbmm addbmm tensordot cumsum prod cumprod norm var std
-""".split()
-
-_INPLACE_DUNDER = {"__iadd__": "__add__", "__isub__": "__sub__", "__imul__": "__mul__",
-                   "__itruediv__": "__truediv__"}
 
 
 # ------------------------------------------------------------------ autograd helpers
@@ -386,8 +382,11 @@ def _handle(cls, func, args, kwargs):
         if isinstance(result, LPTensor):
             _hook_leaf(result)
         return result
-    if name in _INPLACE_DUNDER or (name.endswith("_") and not name.startswith("_")):
-        return _inplace(cls, func, name, args, kwargs, lps)
+    twin = _table.INPLACE.get(func)
+    if twin is not None or (func in _table.TENSOR_INPLACE and func in _table.TABLE):
+        return _inplace(cls, func, twin, args, kwargs, lps)
+    if not _table.listed(func) and _mutates(func) and unknown_policy() != "round_once":
+        raise _unknown_error(func)  # before it runs: it would change its operand
     out = kwargs.pop("out", None)
     fmt, mode, dtype = _common(lps, name)
     result = _compute(cls, func, name, args, kwargs, fmt, mode, dtype)
@@ -418,20 +417,23 @@ def _store_out(out, result):
     return out
 
 
-def _inplace(cls, func, name, args, kwargs, lps):
+def _inplace(cls, func, twin, args, kwargs, lps):
+    """An in-place function: its out-of-place ``twin`` computed and rounded into the
+    target's format, then stored; without a twin (``fill_``, ``uniform_``), run and the
+    target rounded; metadata-only ones (``squeeze_``, ``requires_grad_``) just run."""
     target = args[0]
-    base = _INPLACE_DUNDER.get(name, name[:-1])
-    twin = getattr(torch.Tensor, base, None)
-    if name in _INPLACE_PLAIN or not isinstance(target, torch.Tensor) or not target.dtype.is_floating_point:
+    name = getattr(func, "__name__", "")
+    if twin is None and _table.category(func) == ops.MOVES or not isinstance(target, torch.Tensor) \
+            or not target.dtype.is_floating_point:
         return func(*args, **kwargs)
     if isinstance(target, LPTensor):
         fmt, mode = target._lp_format, target._lp_rmode
-        _, _, dtype = _common(lps, name)
+        _common(lps, name)
         dtype = target.dtype
     else:
         fmt, mode, dtype = _common(lps, name)
-    if callable(twin):
-        value = _compute(cls, twin, base, args, kwargs, fmt, mode, dtype, result_fmt=fmt)
+    if twin is not None:
+        value = _compute(cls, twin, getattr(twin, "__name__", ""), args, kwargs, fmt, mode, dtype, result_fmt=fmt)
         plain = value.as_subclass(torch.Tensor) if isinstance(value, LPTensor) else value
         target.copy_(plain.to(target.dtype))
         return target
@@ -441,20 +443,52 @@ def _inplace(cls, func, name, args, kwargs, lps):
     return target
 
 
+def _mutates(func) -> bool:
+    """Whether an unlisted function may write into its operands (torch's naming: a trailing
+    underscore), so that it must be refused before it runs."""
+    name = getattr(func, "__name__", "")
+    return func in _table.TENSOR_INPLACE or (name.endswith("_") and not name.endswith("__"))
+
+
+def _unknown_error(func) -> UnsupportedOperationError:
+    return UnsupportedOperationError(
+        f"{_table.semantics(func).split(':')[0]} has no emulation for LPTensor: computing it in the storage "
+        "precision and rounding once would be silent mis-emulation. Use `with lp.policy(unknown='round_once'):` "
+        "to do that knowingly (with a warning), write it with emulated operations, or take "
+        ".as_subclass(torch.Tensor) to leave the emulation."
+    )
+
+
+def _has_float(raw) -> bool:
+    leaves, _ = tree_flatten(raw)
+    return any(isinstance(x, torch.Tensor) and x.dtype.is_floating_point for x in leaves)
+
+
 def _compute(cls, func, name, args, kwargs, fmt, mode, dtype, result_fmt=None):
     fmt = result_fmt or fmt
-    if func in CORRECTLY_ROUNDED and not (func in (torch.div, _T.div, _T.divide, torch.divide)
-                                          and kwargs.get("rounding_mode") is not None):
+    category = _table.TABLE.category(func)
+    if category == ops.CORRECTLY_ROUNDED and not (func in CORRECTLY_ROUNDED and kwargs.get("rounding_mode") is None):
+        category = ops.ROUNDED  # div with rounding_mode: an integer quotient, rounded
+    if category == ops.CORRECTLY_ROUNDED:
         return _correctly_rounded(cls, func, args, kwargs, fmt, mode, dtype)
-    accumulating = name in _ACCUMULATING_NAMES
+    if category == ops.UNSUPPORTED and unknown_policy() != "round_once":
+        raise _unknown_error(func)
     args, kwargs = tree_map(lambda x: _weak(x, fmt, mode, dtype), (args, kwargs))
-    if accumulating:
+    if category == ops.ACCUMULATING:
         return _emulated(cls, func, name, args, kwargs, fmt, mode, dtype)
     raw = func(*args, **kwargs)
-    passthrough = name in _PASSTHROUGH_NAMES and not (name in _SIGNED_ONLY and not fmt.signed)
-    if passthrough and not accumulating:
+    if category == ops.PLAIN_RESULT:
+        return raw
+    if category == ops.MOVES and not (name in _SIGNED_ONLY and not fmt.signed):
         return _wrap_all(cls, raw, fmt, mode)
-    return _wrap_all(cls, _round_outputs(raw, fmt, mode, dtype, accumulating), fmt, mode)
+    if category in (ops.UNSUPPORTED, None):
+        if not _has_float(raw):
+            return raw  # metadata, predicates: nothing was computed in a format
+        if unknown_policy() != "round_once":
+            raise _unknown_error(func)
+        warnings.warn(f"{_table.semantics(func).split(':')[0]}: computed in the storage precision and rounded "
+                      "once (lp.policy(unknown='round_once'))", LowprecWarning, stacklevel=4)
+    return _wrap_all(cls, _round_outputs(raw, fmt, mode, dtype, False), fmt, mode)
 
 
 def _round_outputs(raw, fmt, mode, dtype, accumulating):

@@ -20,7 +20,8 @@ from typing import Callable, Dict
 import torch
 
 from .. import ops
-from ..ops import (ACCUMULATING, CORRECTLY_ROUNDED, MOVES, PLAIN_RESULT, ROUNDED, STORES, UNSUPPORTED,
+from ._composites import COMPOSITES
+from ..ops import (ACCUMULATING, COMPOSITE, CORRECTLY_ROUNDED, MOVES, PLAIN_RESULT, ROUNDED, STORES, UNSUPPORTED,
                    OpTable)
 
 _T = torch.Tensor
@@ -90,9 +91,9 @@ _NAMES = {
         new_full new_empty new_empty_strided new_tensor
     """,
     UNSUPPORTED: """
-        einsum addbmm bilinear conv_transpose1d conv_transpose2d conv_transpose3d nanmean softmax
-        log_softmax softmin logsumexp logcumsumexp layer_norm rms_norm group_norm instance_norm batch_norm
-        local_response_norm normalize cross_entropy nll_loss mse_loss l1_loss smooth_l1_loss huber_loss
+        einsum addbmm bilinear conv_transpose1d conv_transpose2d conv_transpose3d nanmean softmin
+        logcumsumexp group_norm instance_norm batch_norm local_response_norm normalize l1_loss
+        smooth_l1_loss huber_loss
         binary_cross_entropy binary_cross_entropy_with_logits kl_div cosine_similarity pairwise_distance
         cdist pdist scaled_dot_product_attention multi_head_attention_forward avg_pool1d avg_pool2d
         avg_pool3d adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d lp_pool1d lp_pool2d
@@ -122,6 +123,7 @@ def _resolve(names: str):
 
 
 TABLE = OpTable("torch")
+TABLE.register(COMPOSITE, COMPOSITES)
 for _category, _names in _NAMES.items():
     TABLE.register(_category, _resolve(_names))
 TABLE.register(UNSUPPORTED, [f for f in _QUALIFIED_UNSUPPORTED if f not in TABLE])

@@ -29,8 +29,11 @@ the callable; ``lp.semantics(F.softmax)`` says which category a function has):
   other accumulating functions (``einsum``, ``addbmm``, ``bilinear``, ``conv_transpose*``,
   ``nanmean``, other norms) raise :class:`UnsupportedOperationError` under every model
   (never a float64 result rounded once);
+* **emulated composites** (:mod:`lowprec.torch._composites`: ``softmax``,
+  ``log_softmax``, ``logsumexp``, ``cross_entropy``, ``nll_loss``, ``mse_loss``,
+  ``layer_norm``, ``rms_norm``): the formula in emulated operations, each step rounded;
 * **unsupported**: everything else with a floating result, unlisted functions included
-  (``softmax``, ``logsumexp``, ``layer_norm``, ``batch_norm``, ``cross_entropy``,
+  (``batch_norm``, ``group_norm``, ``scaled_dot_product_attention``,
   ``torch.linalg``, pooling by averages, ...): :class:`UnsupportedOperationError`, never a
   float32 result rounded once; ``with lp.policy(unknown="round_once"):`` does that
   knowingly, with a :class:`~lowprec.LowprecWarning`. An unlisted in-place function is
@@ -77,6 +80,7 @@ from ..promotion import result_format, result_mode
 from ..rounding import RoundingMode
 from ..rounding.array_api import ADD, DIVIDE, MULTIPLY, SQRT, SUBTRACT, round_op
 from . import _accumulate, _table
+from ._composites import COMPOSITES
 from ..random import derived_seed
 from ._chop import call_key, params_for, random62, round_like_spec, serial_if_small
 from ._ops import TORCH_OPS, splitmix62
@@ -260,6 +264,9 @@ class LPTensor(torch.Tensor):
         if func in _NOWRAP:
             with _DISABLED():
                 return func(*args, **kwargs)
+        composite = COMPOSITES.get(func)
+        if composite is not None:  # written with LPTensor operations: they dispatch themselves
+            return composite(*args, **kwargs)
         grad = next((x._lp_grad for x in _lp_operands(args, kwargs) if x._lp_grad is not None), None)
         token = _GRAD.set(grad)
         try:

@@ -1,0 +1,152 @@
+"""Emulated composites of LPTensor: network functions written with emulated operations.
+
+Each is the textbook formula in LPTensor operations, so every step rounds as its category
+says (:mod:`lowprec.ops`): ``x - m`` and ``/`` correctly rounded, ``exp``/``log``/``sqrt``
+rounded elementwise, sums and means under the accumulation model (``lp.accumulate``).
+Autograd goes through the same operations (the straight-through estimator at each
+rounding). Arguments that change what is computed and are not emulated raise.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Sequence
+
+import torch
+
+from ..errors import UnsupportedOperationError
+
+_F = torch.nn.functional
+
+
+def _no(name: str, what: str):
+    raise UnsupportedOperationError(f"{name} on LPTensor: {what} is not emulated.")
+
+
+def _dim(name: str, dim):
+    if dim is None:
+        _no(name, "dim=None (torch's implicit choice)")
+    return dim
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``exp(x - max) / sum(exp(x - max))`` along ``dim``: the difference correctly
+    rounded, ``exp`` rounded, the sum under the accumulation model, the quotient correctly
+    rounded."""
+    if dtype is not None:
+        _no("softmax", "dtype=")
+    dim = _dim("softmax", dim)
+    e = torch.exp(input - _safe_max(input, dim))
+    return e / e.sum(dim, keepdim=True)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``(x - max) - log(sum(exp(x - max)))`` along ``dim``: each step rounded (see
+    :func:`softmax`)."""
+    if dtype is not None:
+        _no("log_softmax", "dtype=")
+    dim = _dim("log_softmax", dim)
+    z = input - _safe_max(input, dim)
+    return z - torch.log(torch.exp(z).sum(dim, keepdim=True))
+
+
+def logsumexp(input, dim, keepdim=False):
+    """``max + log(sum(exp(x - max)))`` along ``dim``: each step rounded (see
+    :func:`softmax`)."""
+    m = _safe_max(input, dim)
+    out = m + torch.log(torch.exp(input - m).sum(dim, keepdim=True))
+    return out if keepdim else out.squeeze(dim) if isinstance(dim, int) else out.squeeze(tuple(dim))
+
+
+def _safe_max(x, dim):
+    """The maximum along ``dim`` (kept), 0 where it is not finite (as torch does, so that
+    an all ``-inf`` row gives ``-inf``, not NaN)."""
+    m = x.detach().amax(dim, keepdim=True)
+    return torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+
+
+def _reduce(loss, reduction: str, name: str, count=None):
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.sum() / (loss.numel() if count is None else count)
+    _no(name, f"reduction={reduction!r}")
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    """``-input[i, target[i]]``, reduced: ``sum`` under the accumulation model, ``mean``
+    that sum divided by the number of targets not ignored (correctly rounded). Class
+    indices along dimension 1; no class weights."""
+    if weight is not None or size_average is not None or reduce is not None:
+        _no("nll_loss", "weight=, size_average= or reduce=")
+    if input.dim() < 2 or target.dtype.is_floating_point:
+        _no("nll_loss", "a target of class probabilities, or an input without a class dimension")
+    keep = target != ignore_index
+    picked = -input.gather(1, torch.where(keep, target, 0).unsqueeze(1)).squeeze(1)
+    loss = torch.where(keep, picked, torch.zeros_like(picked))
+    return _reduce(loss, reduction, "nll_loss", int(keep.sum()))
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """:func:`nll_loss` of :func:`log_softmax` along dimension 1, each step emulated."""
+    if label_smoothing:
+        _no("cross_entropy", "label_smoothing=")
+    return nll_loss(log_softmax(input, 1), target, weight, size_average, ignore_index, reduce, reduction)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """``(input - target)**2``, each difference and square correctly rounded, reduced as
+    :func:`nll_loss`."""
+    if size_average is not None or reduce is not None or weight is not None:
+        _no("mse_loss", "size_average=, reduce= or weight=")
+    d = input - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def _last_dims(normalized_shape: Sequence[int]):
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    return tuple(range(-len(shape), 0))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """``(x - mean) / sqrt(var + eps) * weight + bias`` over the last dimensions: the means
+    (of ``x``, then of ``(x - mean)**2``: the biased variance) under the accumulation model,
+    every other step correctly rounded (``sqrt`` included; ``eps`` is a weak operand)."""
+    dims = _last_dims(normalized_shape)
+    d = input - input.mean(dims, keepdim=True)
+    y = d / torch.sqrt((d * d).mean(dims, keepdim=True) + eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """``x / sqrt(mean(x**2) + eps) * weight`` over the last dimensions (``eps`` by default
+    the storage dtype's machine epsilon, as torch): the mean under the accumulation model,
+    every other step correctly rounded."""
+    dims = _last_dims(normalized_shape)
+    eps = torch.finfo(input.dtype).eps if eps is None else eps
+    y = input / torch.sqrt((input * input).mean(dims, keepdim=True) + eps)
+    return y if weight is None else y * weight
+
+
+#: torch callable -> emulated implementation.
+COMPOSITES: Dict[Callable, Callable] = {}
+for _impl, _funcs in [
+    (softmax, (_F.softmax, torch.softmax, torch.Tensor.softmax, torch.special.softmax)),
+    (log_softmax, (_F.log_softmax, torch.log_softmax, torch.Tensor.log_softmax, torch.special.log_softmax)),
+    (logsumexp, (torch.logsumexp, torch.Tensor.logsumexp, torch.special.logsumexp)),
+    (nll_loss, (_F.nll_loss,)),
+    (cross_entropy, (_F.cross_entropy,)),
+    (mse_loss, (_F.mse_loss,)),
+    (layer_norm, (_F.layer_norm,)),
+    (rms_norm, (_F.rms_norm,) if hasattr(_F, "rms_norm") else ()),
+]:
+    for _f in _funcs:
+        COMPOSITES[_f] = _impl
+

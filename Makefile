@@ -14,7 +14,7 @@ $(VENV)/.base: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base pyproject.toml
-	$(PIP) install -e ".[test,torch,jax]"
+	$(PIP) install -e ".[test,torch,jax,nn]"
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.test pyproject.toml

@@ -6,7 +6,8 @@ backend is registered by name in :mod:`lowprec.dispatch`).
 
 from ._chop import chop_tensor, params_for, random62, round_tensor
 from ._ops import TORCH_OPS
+from ._params import Parameter, quantize_parameters
 from ._tensor import CORRECTLY_ROUNDED, LPTensor, as_lp, elementwise, set_grad_format
 
-__all__ = ["CORRECTLY_ROUNDED", "LPTensor", "TORCH_OPS", "as_lp", "chop_tensor", "elementwise", "params_for",
-           "random62", "round_tensor", "set_grad_format"]
+__all__ = ["CORRECTLY_ROUNDED", "LPTensor", "Parameter", "TORCH_OPS", "as_lp", "chop_tensor", "elementwise",
+           "params_for", "quantize_parameters", "random62", "round_tensor", "set_grad_format"]

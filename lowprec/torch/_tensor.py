@@ -45,7 +45,11 @@ LPTensor (``zeros_like``, ``new_zeros``: torch's optimizers make their state so,
 8-bit format would round ``eps`` to 0) come back as plain tensors. Plain
 float tensors and Python numbers are *weak*: rounded into the result format first.
 In-place operations, ``copy_`` and ``__setitem__`` round what they store into the
-target's format.
+target's format. An in-place update from *plain* tensors (state kept outside the format, as
+``torch.optim`` keeps it: ``p.addcdiv_(exp_avg, denom)``) is computed in binary64 from the
+plain values and rounded once when stored (rounding ``denom`` into e4m3 first would make it
+0); ``foreach=True`` optimizers likewise round every parameter they write (their
+``torch._foreach_*`` intermediates are plain tensors, as their state).
 
 Autograd: the rounding is a straight-through estimator, so every gradient equals the
 gradient of the unrounded operation; ``.grad`` is a plain tensor (the autograd engine
@@ -63,6 +67,7 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import dataclasses
 import warnings
 from typing import Any, Optional, Tuple
 
@@ -256,6 +261,15 @@ class LPTensor(torch.Tensor):
         memo[id(self)] = new
         return new
 
+    def __reduce_ex__(self, protocol):
+        """Pickled as a plain tensor and primitives (:func:`_rebuild`), so that
+        ``torch.load`` with its default ``weights_only=True`` takes it back."""
+        with _DISABLED():
+            plain = self.as_subclass(torch.Tensor).detach()
+        grad = self._lp_grad
+        return _rebuild, (plain, _fields(self._lp_format), int(self._lp_rmode),
+                          None if grad is None else (_fields(grad[0]), int(grad[1])), self.requires_grad)
+
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -274,6 +288,23 @@ class LPTensor(torch.Tensor):
                 return _handle(cls, func, args, kwargs)
         finally:
             _GRAD.reset(token)
+
+
+def _fields(fmt: Optional[FloatFormat]):
+    """A format as a tuple of its constructor's values (ints, bools, strings, None)."""
+    return None if fmt is None else tuple(getattr(fmt, f.name) for f in dataclasses.fields(fmt))
+
+
+def _rebuild(plain: torch.Tensor, fields, rmode: int, grad, requires_grad: bool) -> "LPTensor":
+    """The inverse of :meth:`LPTensor.__reduce_ex__` (an allowed global of ``torch.load``)."""
+    fmt = None if fields is None else FloatFormat(*fields)
+    out = _wrap(LPTensor, plain, fmt, RoundingMode(rmode))
+    if grad is not None:
+        out._lp_grad = (FloatFormat(*grad[0]), RoundingMode(grad[1]))
+    return out.requires_grad_() if requires_grad else out
+
+
+torch.serialization.add_safe_globals([_rebuild])  # as torchao does for its tensor subclasses
 
 
 #: The gradient format of the operation being handled (inherited by its results).
@@ -374,6 +405,13 @@ def _handle(cls, func, args, kwargs):
         if lps and isinstance(result, torch.Tensor) and result.dtype.is_floating_point:
             return _wrap(cls, result, lps[0]._lp_format, lps[0]._lp_rmode)
         return result
+    if name == "__set__" and getattr(getattr(func, "__self__", None), "__name__", "") == "data" \
+            and isinstance(args[0], LPTensor):  # p.data = v: v rounded into p's format, p stays an LPTensor
+        target, value = args
+        if isinstance(value, torch.Tensor) and value.dtype in (torch.float32, torch.float64):
+            plain = value.as_subclass(torch.Tensor) if isinstance(value, LPTensor) else value
+            return func(target, _round(plain, target._lp_format, target._lp_rmode))  # (model.to(dtype))
+        return func(target, _into(value, target))
     if name == "__setitem__":
         target, index, value = args
         if isinstance(target, LPTensor):
@@ -392,6 +430,10 @@ def _handle(cls, func, args, kwargs):
     twin = _table.INPLACE.get(func)
     if twin is not None or (func in _table.TENSOR_INPLACE and func in _table.TABLE):
         return _inplace(cls, func, twin, args, kwargs, lps)
+    if name.startswith("_foreach_") and name.endswith("_") and not name.endswith("__"):
+        return _foreach_inplace(func, args, kwargs)
+    if name.startswith("_foreach_"):  # torch.optim's intermediates: plain tensors, as its state
+        return func(*args, **kwargs)
     if not _table.listed(func) and _mutates(func) and unknown_policy() != "round_once":
         raise _unknown_error(func)  # before it runs: it would change its operand
     out = kwargs.pop("out", None)
@@ -439,6 +481,11 @@ def _inplace(cls, func, twin, args, kwargs, lps):
         dtype = target.dtype
     else:
         fmt, mode, dtype = _common(lps, name)
+    if twin is not None and _table.category(twin) == ops.UNSUPPORTED and unknown_policy() != "round_once":
+        raise _unknown_error(func)  # before it runs
+    if twin is not None and isinstance(target, LPTensor) and _plain_operands(args[1:], kwargs) \
+            and _table.category(twin) in (ops.CORRECTLY_ROUNDED, ops.ROUNDED, ops.MOVES):
+        return _plain_update(target, twin, args, kwargs)
     if twin is not None:
         value = _compute(cls, twin, getattr(twin, "__name__", ""), args, kwargs, fmt, mode, dtype, result_fmt=fmt)
         plain = value.as_subclass(torch.Tensor) if isinstance(value, LPTensor) else value
@@ -448,6 +495,41 @@ def _inplace(cls, func, twin, args, kwargs, lps):
     with torch.no_grad():
         target.copy_(_round_plain(target.as_subclass(torch.Tensor), fmt, mode))
     return target
+
+
+def _plain_operands(args, kwargs) -> bool:
+    leaves, _ = tree_flatten((args, kwargs))
+    return any(type(x) is torch.Tensor and x.dtype.is_floating_point for x in leaves)
+
+
+def _plain_update(target: "LPTensor", twin, args, kwargs):
+    """An in-place update of an LPTensor from plain tensors (state kept outside the format,
+    as torch.optim keeps it: ``p.addcdiv_(exp_avg, denom)``, ``p.add_(grad, alpha=-lr)``):
+    computed in binary64 from the plain values, the stored result rounded once into the
+    target's format and mode. (Rounding ``denom`` into an 8-bit format first would make it
+    0.)"""
+    def wide(x):
+        if isinstance(x, torch.Tensor) and x.dtype.is_floating_point:
+            return x.as_subclass(torch.Tensor).detach().to(torch.float64)
+        return x
+    wargs, wkwargs = tree_map(wide, (args, kwargs))
+    with torch.no_grad():
+        value = twin(*wargs, **wkwargs)
+        plain = target.as_subclass(torch.Tensor)
+        plain.copy_(_round_plain(value, target._lp_format, target._lp_rmode).to(target.dtype))
+    return target
+
+
+def _foreach_inplace(func, args, kwargs):
+    """``torch._foreach_*_`` (the ``foreach=True`` optimizers): computed in the storage
+    precision, then every LPTensor it wrote (its first argument) rounded into its format:
+    rounded elementwise, as the single-tensor forms."""
+    func(*args, **kwargs)
+    with torch.no_grad():
+        for t in args[0]:
+            if isinstance(t, LPTensor) and t.dtype.is_floating_point:
+                plain = t.as_subclass(torch.Tensor)
+                plain.copy_(_round_plain(plain, t._lp_format, t._lp_rmode))
 
 
 def _mutates(func) -> bool:

@@ -38,6 +38,7 @@ bench: $(VENV)/.bench
 	$(PY) benchmarks/sections.py torch benchmarks/RESULTS.md -- $(PY) benchmarks/bench_torch.py --repeat 5
 	$(PY) benchmarks/sections.py jax benchmarks/RESULTS.md -- $(PY) benchmarks/bench_jax.py --repeat 3
 	$(PY) benchmarks/sections.py quant benchmarks/RESULTS.md -- $(PY) benchmarks/bench_quant.py --repeat 5
+	$(PY) benchmarks/sections.py exact benchmarks/RESULTS.md -- $(PY) benchmarks/bench_exact.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -271,6 +271,7 @@ class LPTensor(torch.Tensor):
                           None if grad is None else (_fields(grad[0]), int(grad[1])), self.requires_grad)
 
     @classmethod
+    @torch.compiler.disable  # torch.compile: a graph break around each emulated operation, run eagerly
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if not all(issubclass(cls, t) for t in types):

@@ -542,6 +542,11 @@ def asarray(x: Any, fmt="half", rmode=1, *, dtype=None, subnormal: Optional[bool
     LPFloat
     """
     if _is_torch_tensor(x):  # torch tensors become lp.torch.LPTensor (imports torch lazily)
+        if type(as_format(fmt)) in _OTHER_KINDS:
+            raise UnsupportedTypeError(
+                f"lp.asarray(tensor, {fmt!r}): LPTensor holds floating-point formats. Quantize a tensor into "
+                "a fixed-point or integer format with lp.quantize_fixed / lp.quantize_int: they return a tensor "
+                "of the same dtype and device on the format's grid (straight-through gradient).")
         from ..torch import as_lp
         return as_lp(x, fmt, rmode, dtype=dtype, subnormal=subnormal, seed=seed, rng=rng, **torch_options)
     if _is_jax_array(x):  # JAX arrays and tracers become lp.jax.LPArray (imports jax lazily)

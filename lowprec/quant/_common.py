@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import sys
 from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
@@ -21,6 +22,9 @@ def as_float_array(x: Any) -> Tuple[np.ndarray, Callable[[np.ndarray], Any]]:
         return _checked(np.asarray(x)), lambda r: r.view(np.matrix)
     if isinstance(x, np.ndarray):
         return _checked(x), lambda r: r
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        return _from_tensor(x, torch)
     if isinstance(x, np.generic):
         return _checked(np.asarray(x)), lambda r: r[()]
     if isinstance(x, bool) or isinstance(x, (str, bytes)):
@@ -41,6 +45,26 @@ def as_float_array(x: Any) -> Tuple[np.ndarray, Callable[[np.ndarray], Any]]:
     if isinstance(x, tuple):
         return _checked(a), lambda r: _to_tuple(r.tolist())
     return _checked(a), lambda r: r
+
+
+def _from_tensor(x, torch):
+    """A torch tensor's values on the host (float16/bfloat16 widened to float32, exactly), and
+    the way back: a plain tensor of ``x``'s float dtype on its device, with the
+    straight-through estimator when ``x`` requires grad (the gradient passes unchanged)."""
+    plain = x.as_subclass(torch.Tensor) if type(x) is not torch.Tensor else x
+    if not plain.dtype.is_floating_point:
+        raise UnsupportedTypeError(f"cannot quantize a {plain.dtype} tensor; pass a floating-point tensor.")
+    host = plain.detach().cpu()
+    if host.dtype not in (torch.float32, torch.float64):
+        host = host.to(torch.float32)
+    dtype = plain.dtype if plain.dtype in (torch.float32, torch.float64) else torch.float32
+
+    def back(r: np.ndarray):
+        q = torch.from_numpy(np.ascontiguousarray(r)).to(device=plain.device, dtype=dtype)
+        if plain.requires_grad and torch.is_grad_enabled():
+            return plain.to(dtype) + (q - plain.to(dtype)).detach()
+        return q
+    return _checked(host.numpy()), back
 
 
 def _to_tuple(value):

@@ -140,3 +140,72 @@ def test_arguments_that_are_not_emulated_raise():
         F.cross_entropy(t, torch.tensor([0, 1]), label_smoothing=0.1)
     with pytest.raises(lp.UnsupportedOperationError, match="dim=None"):
         F.softmax(t)
+
+
+def _grid(shape, rng=None):
+    rng = rng or np.random.default_rng()
+    return np.asarray(lp.chop(rng.standard_normal(shape) * 2, FMT))
+
+
+def test_batch_norm_training_and_eval():
+    values = _grid((3, 2, 2, 2))
+    t = lp.asarray(torch.from_numpy(values.copy()), FMT)
+    rm, rv = torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64)
+    with lp.accumulate("sequential"):
+        got = F.batch_norm(t, rm, rv, training=True, momentum=0.1, eps=1e-5).as_plain().numpy()
+        ev = F.batch_norm(t, rm, rv, training=False, eps=1e-5).as_plain().numpy()
+    for c in range(2):
+        xs = values[:, c].ravel().tolist()  # (N, H, W) in row-major order: the accumulation order
+        mu = rmean(xs)
+        d = [r(v - mu) for v in xs]
+        var = rmean(r(v * v) for v in d)
+        den = r(math.sqrt(r(var + r(1e-5))))
+        assert got[:, c].ravel().tolist() == [r(v / den) for v in d]
+        assert rm[c].item() == pytest.approx(0.1 * mu, rel=1e-12)
+        assert rv[c].item() == pytest.approx(0.9 + 0.1 * var * 12 / 11, rel=1e-12)
+        den_eval = r(math.sqrt(r(r(rv[c].item()) + r(1e-5))))
+        assert ev[:, c].ravel().tolist() == [r(r(v - r(rm[c].item())) / den_eval) for v in xs]
+
+
+def test_group_norm_and_avg_pool():
+    values = _grid((2, 4, 4, 4))
+    t = lp.asarray(torch.from_numpy(values.copy()), FMT)
+    with lp.accumulate("sequential"):
+        gn = F.group_norm(t, 2, eps=1e-5).as_plain().numpy()
+        pool = F.avg_pool2d(t, 2).as_plain().numpy()
+        gap = F.adaptive_avg_pool2d(t, 1).as_plain().numpy()
+    for n in range(2):
+        for g in range(2):
+            xs = values[n, 2 * g:2 * g + 2].ravel().tolist()
+            assert gn[n, 2 * g:2 * g + 2].ravel().tolist() == oracle_layer_norm(xs, 1e-5)
+    for n, c, i, j in np.ndindex(2, 4, 2, 2):
+        window = values[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2].ravel().tolist()
+        assert pool[n, c, i, j] == r(rsum(window) / 4)
+    for n, c in np.ndindex(2, 4):
+        assert gap[n, c, 0, 0] == r(rsum(values[n, c].ravel().tolist()) / 16)
+
+
+def test_a_small_cnn_trains_on_digits_with_its_parameters_on_the_grid():
+    from sklearn.datasets import load_digits
+    from lowprec.torch import quantize_parameters
+    digits = load_digits()
+    x = torch.tensor(digits.data[:256] / 16.0, dtype=torch.float32).reshape(-1, 1, 8, 8)
+    y = torch.tensor(digits.target[:256])
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                torch.nn.AvgPool2d(2), torch.nn.Conv2d(8, 16, 3, padding=1), torch.nn.ReLU(),
+                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(16, 10))
+    quantize_parameters(model, "bf16")
+    for opt in (torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9, foreach=True),
+                torch.optim.Adam(model.parameters(), lr=0.02, foreach=True)):
+        first = None
+        for _ in range(8):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            first = loss.item() if first is None else first
+            for p in model.parameters():
+                v = p.detach().as_plain().double().numpy()
+                assert isinstance(p, LPTensor) and np.array_equal(v, np.asarray(lp.chop(v, "bf16")))
+        assert loss.item() < first

@@ -135,6 +135,132 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     return y if weight is None else y * weight
 
 
+def _channel_shape(x, v):
+    """``v`` (one value per channel, dimension 1) shaped to broadcast against ``x``."""
+    return v.reshape((1, -1) + (1,) * (x.dim() - 2))
+
+
+def _affine(y, weight, bias):
+    if weight is not None:
+        y = y * _channel_shape(y, weight)
+    if bias is not None:
+        y = y + _channel_shape(y, bias)
+    return y
+
+
+def _update_running(stat, value, momentum, scale=1.0):
+    """``stat = (1 - momentum) * stat + momentum * scale * value`` in place: emulated
+    (rounded into ``stat``'s format) when ``stat`` is an LPTensor, else in ``stat``'s own
+    precision."""
+    with torch.no_grad():
+        if type(stat) is torch.Tensor:
+            stat.mul_(1 - momentum).add_(value.detach().as_subclass(torch.Tensor).to(stat.dtype) * (scale * momentum))
+        else:
+            stat.copy_(stat * (1 - momentum) + value.detach() * scale * momentum)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """``(x - mean) / sqrt(var + eps) * weight + bias`` per channel (dimension 1). Training
+    (or without running statistics): the batch mean and biased variance, means under the
+    accumulation model, and the running statistics updated as ``(1 - momentum) * r +
+    momentum * batch`` (the variance unbiased, ``* n / (n - 1)``), rounded into their
+    format when they are LPTensors; evaluation: the running statistics. Every other step
+    correctly rounded."""
+    if momentum is None:
+        _no("batch_norm", "momentum=None (cumulative averages)")
+    dims = (0,) + tuple(range(2, input.dim()))
+    if training or running_mean is None or running_var is None:
+        mean = input.mean(dims, keepdim=True)
+        d = input - mean
+        var = (d * d).mean(dims, keepdim=True)
+        if training and running_mean is not None and running_var is not None:
+            n = input.numel() // input.shape[1]
+            _update_running(running_mean, mean.reshape(-1), momentum)
+            _update_running(running_var, var.reshape(-1), momentum, n / max(n - 1, 1))
+    else:
+        d = input - _channel_shape(input, running_mean)
+        var = _channel_shape(input, running_var)
+    return _affine(d / torch.sqrt(var + eps), weight, bias)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """:func:`layer_norm` over each group of channels (and the spatial dimensions), then the
+    per-channel ``weight`` and ``bias``: means under the accumulation model, every other step
+    correctly rounded."""
+    n, c = input.shape[:2]
+    if c % num_groups:
+        raise ValueError(f"group_norm: {c} channels do not split into {num_groups} groups.")
+    g = input.reshape(n, num_groups, -1)
+    d = g - g.mean(-1, keepdim=True)
+    y = (d / torch.sqrt((d * d).mean(-1, keepdim=True) + eps)).reshape(input.shape)
+    return _affine(y, weight, bias)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """:func:`group_norm` with one group per channel (the statistics of each instance);
+    running statistics are not emulated."""
+    if running_mean is not None or running_var is not None or not use_input_stats:
+        _no("instance_norm", "running statistics")
+    return group_norm(input, input.shape[1], weight, bias, eps)
+
+
+def _avg_pool(k: int):
+    name = f"avg_pool{k}d"
+
+    def pool(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+             divisor_override=None):
+        kernel = _tuple(kernel_size, k)
+        stride = kernel if stride is None or stride == [] else _tuple(stride, k)
+        padding = _tuple(padding, k)
+        if ceil_mode:
+            _no(name, "ceil_mode=True")
+        if any(padding) and not count_include_pad and divisor_override is None:
+            _no(name, "count_include_pad=False with padding")
+        x = input
+        if any(padding):
+            x = _F.pad(x, [p for q in reversed(padding) for p in (q, q)])
+        first = x.dim() - k
+        for i in range(k):
+            x = x.unfold(first + i, kernel[i], stride[i])
+        windows = tuple(range(-k, 0))
+        count = divisor_override or _prod(kernel)
+        return x.sum(windows) / count
+    pool.__name__ = name
+    pool.__doc__ = (f"The mean of each window: its sum under the accumulation model (in row-major "
+                    f"order), divided by the window size (correctly rounded); zero padding counts.")
+    return pool
+
+
+def _adaptive_avg_pool(k: int):
+    name = f"adaptive_avg_pool{k}d"
+    avg = _avg_pool(k)
+
+    def pool(input, output_size):
+        out = _tuple(output_size, k)
+        size = input.shape[-k:]
+        out = tuple(s if o is None else o for s, o in zip(size, out))
+        if any(s % o for s, o in zip(size, out)):
+            _no(name, f"an output size {out} that does not divide the input size {tuple(size)}")
+        kernel = tuple(s // o for s, o in zip(size, out))
+        return avg(input, kernel, kernel)
+    pool.__name__ = name
+    pool.__doc__ = "avg_pool with windows of input / output size (which must divide it)."
+    return pool
+
+
+def _tuple(v, k):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * k
+
+
+def _prod(values):
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
 #: torch callable -> emulated implementation.
 COMPOSITES: Dict[Callable, Callable] = {}
 for _impl, _funcs in [
@@ -146,7 +272,11 @@ for _impl, _funcs in [
     (mse_loss, (_F.mse_loss,)),
     (layer_norm, (_F.layer_norm,)),
     (rms_norm, (_F.rms_norm,) if hasattr(_F, "rms_norm") else ()),
-]:
+    (batch_norm, (_F.batch_norm,)),
+    (group_norm, (_F.group_norm,)),
+    (instance_norm, (_F.instance_norm,)),
+] + [(_avg_pool(k), (getattr(_F, f"avg_pool{k}d"),)) for k in (1, 2, 3)] \
+        + [(_adaptive_avg_pool(k), (getattr(_F, f"adaptive_avg_pool{k}d"),)) for k in (1, 2, 3)]:
     for _f in _funcs:
         COMPOSITES[_f] = _impl
 

@@ -92,11 +92,9 @@ _NAMES = {
     """,
     UNSUPPORTED: """
         einsum addbmm bilinear conv_transpose1d conv_transpose2d conv_transpose3d nanmean softmin
-        logcumsumexp group_norm instance_norm batch_norm local_response_norm normalize l1_loss
-        smooth_l1_loss huber_loss
+        logcumsumexp local_response_norm normalize l1_loss smooth_l1_loss huber_loss
         binary_cross_entropy binary_cross_entropy_with_logits kl_div cosine_similarity pairwise_distance
-        cdist pdist scaled_dot_product_attention multi_head_attention_forward avg_pool1d avg_pool2d
-        avg_pool3d adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d lp_pool1d lp_pool2d
+        cdist pdist scaled_dot_product_attention multi_head_attention_forward lp_pool1d lp_pool2d
         lp_pool3d interpolate upsample upsample_bilinear upsample_nearest grid_sample affine_grid addr
         ger kron cross cov corrcoef trace diff quantile nanquantile renorm dist cholesky cholesky_inverse
         cholesky_solve det logdet slogdet inverse pinverse lu lu_solve qr svd matrix_exp matrix_power

@@ -31,10 +31,13 @@ the callable; ``lp.semantics(F.softmax)`` says which category a function has):
   (never a float64 result rounded once);
 * **emulated composites** (:mod:`lowprec.torch._composites`: ``softmax``,
   ``log_softmax``, ``logsumexp``, ``cross_entropy``, ``nll_loss``, ``mse_loss``,
-  ``layer_norm``, ``rms_norm``): the formula in emulated operations, each step rounded;
+  ``layer_norm``, ``rms_norm``, ``batch_norm`` (training and eval, running statistics),
+  ``group_norm``, ``instance_norm``, ``avg_pool1d/2d/3d``, ``adaptive_avg_pool1d/2d/3d``):
+  the formula in emulated operations, each step rounded;
 * **unsupported**: everything else with a floating result, unlisted functions included
-  (``batch_norm``, ``group_norm``, ``scaled_dot_product_attention``,
-  ``torch.linalg``, pooling by averages, ...): :class:`UnsupportedOperationError`, never a
+  (``scaled_dot_product_attention``, ``local_response_norm``, ``interpolate`` other than
+  by copying,
+  ``torch.linalg``, ...): :class:`UnsupportedOperationError`, never a
   float32 result rounded once; ``with lp.policy(unknown="round_once"):`` does that
   knowingly, with a :class:`~lowprec.LowprecWarning`. An unlisted in-place function is
   refused before it runs. Take ``.as_plain()`` to leave the emulation (e.g. a loss in

@@ -90,6 +90,23 @@ def lptensor_ops(repeat: int) -> None:
         print(f"| {name} | {tl * 1e3:.1f} | {tp * 1e3:.2f} | {tl / tp:.1f}x |")
 
 
+def composites(repeat: int) -> None:
+    """Emulated composites (every step rounded, sums under the default sequential model)
+    against torch's fused kernels on plain float32."""
+    x = lp.asarray(torch.randn(64, 1024), "bf16")
+    px = x.as_plain()
+    labels = torch.randint(0, 1024, (64,))
+    F = torch.nn.functional
+    print("\n## LPTensor composites (bf16, 64x1024, sequential sums) vs plain float32\n")
+    print("| function | LPTensor ms | plain ms | ratio |")
+    print("|---|---:|---:|---:|")
+    cases = (("softmax", lambda v: F.softmax(v, dim=-1)), ("layer_norm", lambda v: F.layer_norm(v, (1024,))),
+             ("cross_entropy", lambda v: F.cross_entropy(v, labels)))
+    for name, f in cases:
+        tl, tp = best(lambda: f(x), repeat), best(lambda: f(px), repeat)
+        print(f"| {name} | {tl * 1e3:.2f} | {tp * 1e3:.3f} | {tl / tp:.0f}x |")
+
+
 def mlp_step(repeat: int, batch: int = 128, sizes=(256, 512, 512, 10)) -> None:
     def build(lp_fmt):
         torch.manual_seed(0)
@@ -135,6 +152,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     rounding(args.n, args.repeat, args.skip_pychop)
     lptensor_ops(args.repeat)
+    composites(args.repeat)
     mlp_step(args.repeat)
 
 

@@ -62,6 +62,11 @@ tensor, or set with :func:`set_grad_format`) the gradient flowing back through e
 operation's rounding is itself rounded into that format and mode (QPyTorch's
 ``backward_number``), as is the gradient accumulated into a leaf's ``.grad``.
 
+Pickling (``torch.save``, ``copy``, ``state_dict`` files): an LPTensor is stored as its plain
+tensor and its format's constructor values; the one rebuild function is registered with
+``torch.serialization.add_safe_globals`` at import (as torchao does for its subclasses), so
+``torch.load`` with its default ``weights_only=True`` restores the format.
+
 Random bits (stochastic modes) come from the global ``lp.seed`` stream, drawn as the
 NumPy kernels draw them, so CPU and CUDA tensors agree with ``LPFloat`` elementwise.
 """

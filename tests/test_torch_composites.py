@@ -209,3 +209,13 @@ def test_a_small_cnn_trains_on_digits_with_its_parameters_on_the_grid():
                 v = p.detach().as_plain().double().numpy()
                 assert isinstance(p, LPTensor) and np.array_equal(v, np.asarray(lp.chop(v, "bf16")))
         assert loss.item() < first
+
+
+def test_interpolate_nearest_moves_values_and_other_modes_raise():
+    t = lp.asarray(torch.randn(1, 2, 3, 3), "e4m3")
+    for mode in ("nearest", "nearest-exact"):
+        got = F.interpolate(t, scale_factor=2, mode=mode)
+        assert isinstance(got, LPTensor) and got.format == t.format
+        assert torch.equal(got.as_plain(), F.interpolate(t.as_plain(), scale_factor=2, mode=mode))
+    with pytest.raises(lp.UnsupportedOperationError, match="bilinear"):
+        F.interpolate(t, scale_factor=2, mode="bilinear")

@@ -261,6 +261,20 @@ def _prod(values):
     return out
 
 
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """``mode="nearest"`` or ``"nearest-exact"``: every output a copy of an input value (the
+    format kept, nothing rounded); the other modes average and are not emulated."""
+    if mode not in ("nearest", "nearest-exact") or antialias:
+        _no("interpolate", f"mode={mode!r}" + (" with antialias" if antialias else ""))
+    from ._tensor import LPTensor, _wrap  # (it imports this module)
+    if not isinstance(input, LPTensor):
+        return _F.interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor)
+    out = _F.interpolate(input.as_subclass(torch.Tensor), size, scale_factor, mode, align_corners,
+                         recompute_scale_factor)
+    return _wrap(type(input), out, input._lp_format, input._lp_rmode)
+
+
 #: torch callable -> emulated implementation.
 COMPOSITES: Dict[Callable, Callable] = {}
 for _impl, _funcs in [
@@ -275,6 +289,7 @@ for _impl, _funcs in [
     (batch_norm, (_F.batch_norm,)),
     (group_norm, (_F.group_norm,)),
     (instance_norm, (_F.instance_norm,)),
+    (interpolate, (_F.interpolate,)),
 ] + [(_avg_pool(k), (getattr(_F, f"avg_pool{k}d"),)) for k in (1, 2, 3)] \
         + [(_adaptive_avg_pool(k), (getattr(_F, f"adaptive_avg_pool{k}d"),)) for k in (1, 2, 3)]:
     for _f in _funcs:

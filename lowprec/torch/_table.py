@@ -95,7 +95,7 @@ _NAMES = {
         logcumsumexp local_response_norm normalize l1_loss smooth_l1_loss huber_loss
         binary_cross_entropy binary_cross_entropy_with_logits kl_div cosine_similarity pairwise_distance
         cdist pdist scaled_dot_product_attention multi_head_attention_forward lp_pool1d lp_pool2d
-        lp_pool3d interpolate upsample upsample_bilinear upsample_nearest grid_sample affine_grid addr
+        lp_pool3d upsample upsample_bilinear upsample_nearest grid_sample affine_grid addr
         ger kron cross cov corrcoef trace diff quantile nanquantile renorm dist cholesky cholesky_inverse
         cholesky_solve det logdet slogdet inverse pinverse lu lu_solve qr svd matrix_exp matrix_power
         triangular_solve geqrf orgqr ormqr istft stft index_add index_reduce scatter_add scatter_reduce

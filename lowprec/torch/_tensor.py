@@ -32,11 +32,10 @@ the callable; ``lp.semantics(F.softmax)`` says which category a function has):
 * **emulated composites** (:mod:`lowprec.torch._composites`: ``softmax``,
   ``log_softmax``, ``logsumexp``, ``cross_entropy``, ``nll_loss``, ``mse_loss``,
   ``layer_norm``, ``rms_norm``, ``batch_norm`` (training and eval, running statistics),
-  ``group_norm``, ``instance_norm``, ``avg_pool1d/2d/3d``, ``adaptive_avg_pool1d/2d/3d``):
-  the formula in emulated operations, each step rounded;
+  ``group_norm``, ``instance_norm``, ``avg_pool1d/2d/3d``, ``adaptive_avg_pool1d/2d/3d``,
+  ``interpolate`` by nearest copies): the formula in emulated operations, each step rounded;
 * **unsupported**: everything else with a floating result, unlisted functions included
-  (``scaled_dot_product_attention``, ``local_response_norm``, ``interpolate`` other than
-  by copying,
+  (``scaled_dot_product_attention``, ``local_response_norm``, ``conv_transpose*``,
   ``torch.linalg``, ...): :class:`UnsupportedOperationError`, never a
   float32 result rounded once; ``with lp.policy(unknown="round_once"):`` does that
   knowingly, with a :class:`~lowprec.LowprecWarning`. An unlisted in-place function is
